@@ -1,0 +1,394 @@
+/* webhook-ingest: POST /api/v1/boards/{board_id}/webhooks/{webhook_id}.
+ *
+ * Checks run cheapest first, each only when the earlier ones passed: method
+ * (405), rate limit (429), id syntax (404), declared length (400/413), board
+ * and webhook lookup (404), disabled (410), body read (400/413), signature
+ * (403). Then one statement stores the payload, its board memory row and the
+ * agent notification outbox row, and the answer is 202. */
+#include "webhook_ingest.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "response.h"
+#include "serve.h"
+#include "signature.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENDPOINT "webhook-ingest"
+/* Seconds a client is asked to wait when PostgreSQL is unavailable. */
+#define STORE_RETRY_AFTER "5"
+
+typedef struct ingest_state {
+	edge_db db;
+	edge_limiter *limiter;
+	edge_db_statement statements[8];
+} ingest_state;
+
+static const edge_header allow_post[] = { { "Allow", "POST" } };
+static const edge_header store_retry[] = { { "Retry-After", STORE_RETRY_AFTER } };
+
+static edge_err
+ingest_init(const edge_config *config, void **state_out)
+{
+	ingest_state *state = calloc(1, sizeof(*state));
+	size_t count = 0;
+	edge_err err;
+
+	if (state == NULL)
+		return EDGE_ERR_NOMEM;
+	for (size_t i = 0; i < webhook_statement_count; i++)
+		state->statements[count++] = webhook_statements[i];
+	state->statements[count++] = edge_limiter_postgres_statement;
+	edge_db_init(&state->db, config->database_url, state->statements, count);
+
+	err = edge_limiter_open(config, &state->db, FCGX_IsCGI(), &state->limiter);
+	if (err != EDGE_OK) {
+		free(state);
+		return err;
+	}
+	*state_out = state;
+	return EDGE_OK;
+}
+
+static void
+ingest_finish(void *opaque)
+{
+	ingest_state *state = opaque;
+
+	edge_limiter_close(state->limiter);
+	edge_db_close(&state->db);
+	free(state);
+}
+
+/* Splits "/api/v1/boards/{board}/webhooks/{webhook}" into its two raw
+ * segments; false when the path has any other shape. */
+static bool
+match_route(const char *path, const char **board, size_t *board_len,
+    const char **webhook, size_t *webhook_len)
+{
+	static const char prefix[] = "/api/v1/boards/";
+	static const char middle[] = "/webhooks/";
+	const char *p;
+
+	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	*board = path + sizeof(prefix) - 1;
+	*board_len = strcspn(*board, "/");
+	p = *board + *board_len;
+	if (*board_len == 0 || strncmp(p, middle, sizeof(middle) - 1) != 0)
+		return false;
+	*webhook = p + sizeof(middle) - 1;
+	*webhook_len = strcspn(*webhook, "/");
+	return *webhook_len > 0 && (*webhook)[*webhook_len] == '\0';
+}
+
+static void
+respond_store_unavailable(edge_request *req)
+{
+	edge_respond_error(req, 503,
+	    "Service temporarily unavailable; retry later.", store_retry, 1);
+}
+
+/* Applies the rate limit; returns false after answering 429 or 503. */
+static bool
+check_rate_limit(edge_request *req, const edge_config *config,
+    ingest_state *state, const edge_ip *client, const char *webhook_id)
+{
+	char key[EDGE_RATE_KEY_SIZE], retry[16];
+	edge_rate_decision decision;
+	const char *extra = NULL;
+
+	if (config->webhook_key == EDGE_WEBHOOK_KEY_IP_WEBHOOK)
+		extra = webhook_id[0] != '\0' ? webhook_id : "invalid";
+	edge_rate_key(ENDPOINT, client, extra, key);
+
+	if (edge_limiter_check(state->limiter, key, &config->limit_webhook_ingest,
+	    &decision) != EDGE_OK) {
+		respond_store_unavailable(req);
+		return false;
+	}
+	if (decision.allowed)
+		return true;
+
+	snprintf(retry, sizeof(retry), "%u", decision.retry_after_s);
+	edge_log(EDGE_LOG_WARNING, "ratelimit",
+	    "rate limit exceeded for %s; retry after %s s", key, retry);
+	edge_respond_error(req, 429, "Too many requests.",
+	    (const edge_header[]){ { "Retry-After", retry } }, 1);
+	return false;
+}
+
+/* Reads the body after the declared-length checks; false after answering. */
+static bool
+read_body(edge_request *req, const edge_config *config, bool declared,
+    size_t declared_len, char **body, size_t *body_len)
+{
+	edge_err err = edge_request_read_body(req, declared, declared_len,
+	    config->webhook_max_payload_bytes, body, body_len);
+
+	switch (err) {
+	case EDGE_OK:
+		return true;
+	case EDGE_ERR_SHORT:
+		edge_log(EDGE_LOG_WARNING, "request",
+		    "body ended before its declared %zu bytes", declared_len);
+		edge_respond_error(req, 400,
+		    "Request body is shorter than Content-Length.", NULL, 0);
+		return false;
+	case EDGE_ERR_TOO_LARGE:
+		edge_log(EDGE_LOG_WARNING, "request",
+		    "body exceeds WEBHOOK_MAX_PAYLOAD_BYTES=%zu",
+		    config->webhook_max_payload_bytes);
+		edge_respond_error(req, 413, "Payload too large.", NULL, 0);
+		return false;
+	case EDGE_ERR_NOMEM:
+		edge_log(EDGE_LOG_ERROR, "request", "no memory for the body");
+		respond_store_unavailable(req);
+		return false;
+	default:
+		edge_log(EDGE_LOG_WARNING, "request", "reading the body failed");
+		edge_respond_error(req, 400, "Could not read the request body.",
+		    NULL, 0);
+		return false;
+	}
+}
+
+/* Checks the signature when the webhook has a secret; false after answering. */
+static bool
+check_signature(edge_request *req, const webhook_row *row, const char *body,
+    size_t body_len)
+{
+	bool own_header = row->signature_header != NULL &&
+	    row->signature_header[0] != '\0';
+	const char *value = NULL, *header = NULL;
+	edge_signature_result result;
+
+	/* An empty secret means signatures are off, as upstream treats it. */
+	if (row->secret == NULL || row->secret[0] == '\0')
+		return true;
+
+	if (own_header) {
+		header = row->signature_header;
+		value = edge_request_header(req, header);
+	}
+	for (size_t i = 0; !own_header && value == NULL &&
+	    i < edge_signature_default_header_count; i++) {
+		header = edge_signature_default_headers[i];
+		value = edge_request_header(req, header);
+	}
+	if (value == NULL) {
+		edge_log(EDGE_LOG_WARNING, "signature",
+		    "signature header missing (expected %s)", own_header ?
+		    row->signature_header :
+		    "X-Hub-Signature-256 or X-Webhook-Signature");
+		edge_respond_error(req, 403, "Missing webhook signature header.",
+		    NULL, 0);
+		return false;
+	}
+
+	result = edge_signature_check_sha256(value, row->secret,
+	    strlen(row->secret), body, body_len);
+	if (result == EDGE_SIGNATURE_VALID)
+		return true;
+	edge_log(EDGE_LOG_WARNING, "signature", "%s in %s",
+	    result == EDGE_SIGNATURE_MALFORMED ? "malformed signature" :
+	    "signature mismatch", header);
+	edge_respond_error(req, 403, "Invalid webhook signature.", NULL, 0);
+	return false;
+}
+
+/* Decodes, fences and stores an accepted delivery, then answers 202. */
+static void
+store_and_respond(edge_request *req, ingest_state *state,
+    webhook_delivery *delivery, const webhook_row *row, const char *body,
+    size_t body_len)
+{
+	edge_payload payload;
+	edge_buf headers = { 0 }, content = { 0 }, tags = { 0 }, answer = { 0 };
+
+	if (edge_payload_decode(body, body_len, delivery->content_type,
+	    &payload) != EDGE_OK) {
+		edge_log(EDGE_LOG_ERROR, "store", "no memory to decode the payload");
+		respond_store_unavailable(req);
+		return;
+	}
+	delivery->payload = &payload;
+	delivery->raw_body = body;
+	delivery->raw_body_len = body_len;
+
+	if (!edge_uuid_generate(delivery->payload_id) ||
+	    !edge_uuid_generate(delivery->memory_id)) {
+		edge_log(EDGE_LOG_ERROR, "store", "random generator failed");
+		respond_store_unavailable(req);
+		goto done;
+	}
+	webhook_capture_headers(req, row->signature_header, &headers);
+	webhook_note_content(delivery, row->description, &content);
+	webhook_note_tags(delivery, &tags);
+	if (headers.err != EDGE_OK || content.err != EDGE_OK ||
+	    tags.err != EDGE_OK) {
+		edge_log(EDGE_LOG_ERROR, "store", "no memory to build the rows");
+		respond_store_unavailable(req);
+		goto done;
+	}
+	delivery->headers_json = headers.data;
+	delivery->memory_content = content.data;
+	delivery->memory_tags_json = tags.data;
+
+	if (webhook_store(&state->db, delivery) != EDGE_OK) {
+		respond_store_unavailable(req);
+		goto done;
+	}
+	edge_log(EDGE_LOG_INFO, "store",
+	    "stored payload %s for webhook %s on board %s (%zu bytes%s)",
+	    delivery->payload_id, delivery->webhook_id, delivery->board_id,
+	    body_len, payload.invalid_utf8 ? ", not UTF-8: raw bytes kept" : "");
+	edge_buf_appendf(&answer,
+	    "{\"ok\": true, \"board_id\": \"%s\", \"webhook_id\": \"%s\", "
+	    "\"payload_id\": \"%s\"}", delivery->board_id, delivery->webhook_id,
+	    delivery->payload_id);
+	if (answer.err != EDGE_OK)
+		respond_store_unavailable(req);
+	else
+		edge_respond_json(req, 202, NULL, 0, answer.data);
+
+done:
+	edge_payload_free(&payload);
+	edge_buf_free(&headers);
+	edge_buf_free(&content);
+	edge_buf_free(&tags);
+	edge_buf_free(&answer);
+}
+
+/* Resolves the client address through the trusted proxies. */
+static void
+resolve_client(const edge_request *req, const edge_config *config,
+    edge_ip *client)
+{
+	const char *header = config->trusted_proxy_header == EDGE_FORWARD_FORWARDED ?
+	    "Forwarded" : "X-Forwarded-For";
+
+	edge_client_ip_resolve(edge_request_param(req, "REMOTE_ADDR"),
+	    edge_request_header(req, header), config->trusted_proxy_header,
+	    &config->trusted_proxies, client);
+}
+
+/* Checks the declared length before any lookup or read; false after answering. */
+static bool
+check_declared_length(edge_request *req, const edge_config *config,
+    bool *declared, size_t *declared_len)
+{
+	if (edge_request_content_length(req, declared, declared_len) != EDGE_OK) {
+		edge_log(EDGE_LOG_WARNING, "request", "invalid Content-Length");
+		edge_respond_error(req, 400, "Invalid Content-Length header.",
+		    NULL, 0);
+		return false;
+	}
+	if (*declared && *declared_len > config->webhook_max_payload_bytes) {
+		edge_log(EDGE_LOG_WARNING, "request",
+		    "declared length %zu exceeds WEBHOOK_MAX_PAYLOAD_BYTES=%zu",
+		    *declared_len, config->webhook_max_payload_bytes);
+		edge_respond_error(req, 413, "Payload too large.", NULL, 0);
+		return false;
+	}
+	return true;
+}
+
+/* Answers 404 or 410 for a webhook that cannot take deliveries; false then. */
+static bool
+check_webhook_usable(edge_request *req, const webhook_row *row,
+    const webhook_delivery *delivery)
+{
+	if (!row->board_found || !row->webhook_found) {
+		edge_log(EDGE_LOG_INFO, "request", "%s %s not found",
+		    row->board_found ? "webhook" : "board",
+		    row->board_found ? delivery->webhook_id : delivery->board_id);
+		edge_respond_error(req, 404, row->board_found ?
+		    "Webhook not found." : "Board not found.", NULL, 0);
+		return false;
+	}
+	if (!row->enabled) {
+		edge_log(EDGE_LOG_INFO, "request", "webhook %s is disabled",
+		    delivery->webhook_id);
+		edge_respond_error(req, 410, "Webhook is disabled.", NULL, 0);
+		return false;
+	}
+	return true;
+}
+
+static void
+ingest_handle(edge_request *req, const edge_config *config, void *opaque)
+{
+	ingest_state *state = opaque;
+	webhook_delivery delivery = { 0 };
+	webhook_row row = { 0 };
+	char path[EDGE_PATH_MAX], source_ip[EDGE_IP_TEXT_SIZE];
+	const char *method = edge_request_param(req, "REQUEST_METHOD");
+	const char *board_raw, *webhook_raw;
+	size_t board_len, webhook_len, declared_len, body_len = 0;
+	bool board_ok, webhook_ok, declared;
+	char *body = NULL;
+	edge_ip client;
+
+	if (!edge_request_path(req, path, sizeof(path)) ||
+	    !match_route(path, &board_raw, &board_len, &webhook_raw,
+	    &webhook_len)) {
+		edge_respond_error(req, 404, "Not Found", NULL, 0);
+		return;
+	}
+	if (method == NULL || strcmp(method, "POST") != 0) {
+		edge_respond_error(req, 405, "Method Not Allowed", allow_post, 1);
+		return;
+	}
+
+	/* The rate limit comes before any other work; every request reaching it counts. */
+	resolve_client(req, config, &client);
+	board_ok = edge_uuid_parse(board_raw, board_len, delivery.board_id);
+	webhook_ok = edge_uuid_parse(webhook_raw, webhook_len,
+	    delivery.webhook_id);
+	if (!check_rate_limit(req, config, state, &client,
+	    webhook_ok ? delivery.webhook_id : ""))
+		return;
+	if (!board_ok || !webhook_ok) {
+		edge_respond_error(req, 404, !board_ok ? "Board not found." :
+		    "Webhook not found.", NULL, 0);
+		return;
+	}
+	if (!check_declared_length(req, config, &declared, &declared_len))
+		return;
+
+	if (webhook_lookup(&state->db, delivery.board_id, delivery.webhook_id,
+	    &row) != EDGE_OK) {
+		respond_store_unavailable(req);
+		return;
+	}
+	if (!check_webhook_usable(req, &row, &delivery) ||
+	    !read_body(req, config, declared, declared_len, &body, &body_len) ||
+	    !check_signature(req, &row, body, body_len))
+		goto done;
+
+	edge_ip_format(&client, source_ip);
+	delivery.source_ip = source_ip;
+	delivery.content_type = edge_request_param(req, "CONTENT_TYPE");
+	store_and_respond(req, state, &delivery, &row, body, body_len);
+
+done:
+	free(body);
+	webhook_row_free(&row);
+}
+
+int
+main(void)
+{
+	static const edge_app app = {
+		.name = ENDPOINT,
+		.needs = EDGE_NEED_DATABASE | EDGE_NEED_RATE_LIMIT,
+		.init = ingest_init,
+		.handle = ingest_handle,
+		.finish = ingest_finish,
+	};
+
+	return edge_serve(&app);
+}

@@ -1,0 +1,73 @@
+/* Sliding-window rate limiting behind one interface, with pluggable stores.
+ *
+ * Semantics (upstream's): per key, the most recent `count` attempt times are
+ * kept. An attempt is allowed when fewer than `count` of them lie inside the
+ * window (now - t < window). Every attempt is recorded, refused ones too, and
+ * the oldest is dropped, so sustained abuse stays blocked while the state per
+ * key stays at `count` entries. Time comes from the store's own clock. */
+#ifndef EDGE_RATELIMIT_H
+#define EDGE_RATELIMIT_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "db.h"
+#include "edge_error.h"
+
+#define EDGE_RATE_KEY_SIZE 192
+
+/* The outcome of one attempt. */
+typedef struct edge_rate_decision {
+	bool allowed;
+	unsigned limit;			/* the rule's count */
+	unsigned remaining;		/* attempts left in the window after this one */
+	unsigned retry_after_s;		/* when refused: seconds until one is allowed (>= 1) */
+	unsigned reset_s;		/* seconds until the oldest counted attempt leaves */
+	bool store_failed;		/* decided by the fail-open policy, not the store */
+} edge_rate_decision;
+
+typedef struct edge_limiter edge_limiter;
+
+/* One store. hit records an attempt under key and decides it; it returns
+ * EDGE_OK, or EDGE_ERR_STORE / EDGE_ERR_TIMEOUT when the store failed. */
+typedef struct edge_limiter_ops {
+	const char *name;
+	edge_err (*hit)(edge_limiter *limiter, const char *key,
+		const edge_rate_rule *rule, edge_rate_decision *decision);
+	void (*destroy)(edge_limiter *limiter);
+} edge_limiter_ops;
+
+struct edge_limiter {
+	const edge_limiter_ops *ops;
+	bool fail_open;
+	int last_failure_log;		/* for the throttled store-failure warning */
+};
+
+/* Opens the configured store. The PostgreSQL store shares db (the endpoint's
+ * connection). Returns EDGE_OK, EDGE_ERR_CONFIG (logged) or EDGE_ERR_NOMEM. */
+edge_err edge_limiter_open(const edge_config *config, edge_db *db,
+	bool plain_cgi, edge_limiter **limiter);
+
+/* Records one attempt and decides it. When the store fails, logs a warning
+ * (at most one per few seconds per process) and applies RATE_LIMIT_FAIL_OPEN:
+ * returns EDGE_OK with an allowing decision, or EDGE_ERR_STORE, for which
+ * the caller answers 503. */
+edge_err edge_limiter_check(edge_limiter *limiter, const char *key,
+	const edge_rate_rule *rule, edge_rate_decision *decision);
+
+void edge_limiter_close(edge_limiter *limiter);
+
+/* Builds the key "<endpoint>:<client>" or "<endpoint>:<client>:<extra>";
+ * client is the address, or its /64 for IPv6. */
+void edge_rate_key(const char *endpoint, const edge_ip *client,
+	const char *extra, char key[EDGE_RATE_KEY_SIZE]);
+
+/* Stores, one file each. */
+edge_err edge_limiter_memory_open(edge_limiter **limiter);
+edge_err edge_limiter_postgres_open(edge_db *db, unsigned timeout_ms,
+	edge_limiter **limiter);
+
+/* The statement the PostgreSQL store needs prepared on the endpoint's connection. */
+extern const edge_db_statement edge_limiter_postgres_statement;
+
+#endif

@@ -1,0 +1,42 @@
+-- Demo data for `make run`: one organization, a gateway on loopback, a board,
+-- its lead agent and a webhook whose secret comes from the psql variable
+-- webhook_secret. Running it again keeps the rows and updates the secret.
+-- Usage: psql -v ON_ERROR_STOP=1 -v webhook_secret=... -f sql/demo-seed.sql
+
+\set organization_id '''0b3c4d5e-0000-4000-8000-000000000001'''
+\set gateway_id '''0b3c4d5e-0000-4000-8000-000000000002'''
+\set board_id '''0b3c4d5e-0000-4000-8000-000000000003'''
+\set agent_id '''0b3c4d5e-0000-4000-8000-000000000004'''
+\set webhook_id '''0b3c4d5e-0000-4000-8000-000000000005'''
+
+BEGIN;
+
+INSERT INTO organizations (id, name, created_at, updated_at)
+VALUES (:organization_id, 'Demo organization', now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO gateways (id, organization_id, name, url, token, disable_device_pairing,
+                      workspace_root, allow_insecure_tls, created_at, updated_at)
+VALUES (:gateway_id, :organization_id, 'Demo gateway', 'ws://127.0.0.1:18789', NULL, false,
+        '/tmp/openclaw-demo', false, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO boards (id, organization_id, name, slug, description, gateway_id, created_at, updated_at)
+VALUES (:board_id, :organization_id, 'Demo board', 'demo-board', 'Board for trying webhooks',
+        :gateway_id, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO agents (id, board_id, gateway_id, name, status, openclaw_session_id, is_board_lead,
+                    created_at, updated_at)
+VALUES (:agent_id, :board_id, :gateway_id, 'Demo lead agent', 'online', 'agent:demo-lead:main', true,
+        now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT (id) DO NOTHING;
+
+INSERT INTO board_webhooks (id, board_id, agent_id, description, enabled, secret, signature_header,
+                            created_at, updated_at)
+VALUES (:webhook_id, :board_id, NULL, 'Triage incoming GitHub events for the demo board.', true,
+        :'webhook_secret', NULL, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, enabled = true,
+                               updated_at = EXCLUDED.updated_at;
+
+COMMIT;
