@@ -64,7 +64,7 @@ edge_log_escape(const char *text, size_t len, char *out, size_t out_size)
 			continue;
 		}
 		if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\\' ||
-		    c == '"') {
+		    (c == '"' && log_format == EDGE_LOG_JSON)) {
 			out[used++] = '\\';
 			out[used++] = 'x';
 			out[used++] = hex[c >> 4];

@@ -53,8 +53,9 @@ void edge_log_token_prefix(const char *token, char *out);
 void edge_log_redact_url(const char *url, char *out, size_t out_size);
 
 /* Escapes len bytes of untrusted text into out (size out_size, always
- * NUL-terminated): control characters, backslash, double quote and bytes that
- * are not valid UTF-8 become \xNN escapes; longer input is cut with "...". */
+ * NUL-terminated): control characters, backslash, bytes that are not valid
+ * UTF-8 and, in the JSON format, double quotes become \xNN escapes; longer
+ * input is cut with "...". */
 void edge_log_escape(const char *text, size_t len, char *out, size_t out_size);
 
 #endif

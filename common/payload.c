@@ -1,5 +1,6 @@
 /* Webhook body decoding; see payload.h. */
 #include "payload.h"
+#include "json_check.h"
 #include "utf8.h"
 
 #include <json-c/json.h>
@@ -58,62 +59,6 @@ looks_like_json(const char *body, size_t len, const char *content_type)
 	    (end - start == 5 && memcmp(body + start, "false", 5) == 0);
 }
 
-static int
-hex4(const char *p)
-{
-	int value = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		value <<= 4;
-		if (c >= '0' && c <= '9')
-			value |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			value |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			value |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return value;
-}
-
-/* PostgreSQL's json input rejects a \u escape of a high surrogate not followed
- * by a low one, and a lone low surrogate; json-c accepts both. */
-static bool
-surrogate_escapes_paired(const char *text, size_t len)
-{
-	bool in_string = false;
-
-	for (size_t i = 0; i < len; i++) {
-		int unit, next;
-
-		if (text[i] == '"') {
-			in_string = !in_string;
-			continue;
-		}
-		if (!in_string || text[i] != '\\')
-			continue;
-		if (i + 1 < len && text[i + 1] != 'u') {
-			i++;	/* skip the escaped character, which may be a quote */
-			continue;
-		}
-		if (i + 5 >= len || (unit = hex4(text + i + 2)) < 0)
-			return false;
-		i += 5;
-		if (unit >= 0xdc00 && unit <= 0xdfff)
-			return false;
-		if (unit < 0xd800 || unit > 0xdbff)
-			continue;
-		if (i + 6 >= len || text[i + 1] != '\\' || text[i + 2] != 'u' ||
-		    (next = hex4(text + i + 3)) < 0 || next < 0xdc00 || next > 0xdfff)
-			return false;
-		i += 6;
-	}
-	return true;
-}
-
 /* Returns the parsed document when text is strict JSON within the depth
  * limit with nothing but whitespace after it, else NULL. */
 static json_object *
@@ -130,11 +75,8 @@ parse_strict(const char *text, size_t len)
 		return NULL;
 	json_tokener_set_flags(tokener, JSON_TOKENER_STRICT);
 	parsed = json_tokener_parse_ex(tokener, text, (int)len);
-
-	/* A document that ends at the end of input (a bare number) needs a final call. */
-	if (parsed == NULL && json_tokener_get_error(tokener) == json_tokener_continue)
-		parsed = json_tokener_parse_ex(tokener, "", 1);
 	if (parsed != NULL) {
+		/* Only whitespace may follow the document. */
 		used = json_tokener_get_parse_end(tokener);
 		while (used < len && strchr(" \t\r\n", text[used]) != NULL)
 			used++;
@@ -142,6 +84,9 @@ parse_strict(const char *text, size_t len)
 			json_object_put(parsed);
 			parsed = NULL;
 		}
+	} else if (json_tokener_get_error(tokener) == json_tokener_continue) {
+		/* A bare number or literal at the end of input waits for a delimiter: give it one. */
+		parsed = json_tokener_parse_ex(tokener, " ", 1);
 	}
 	json_tokener_free(tokener);
 	return parsed;
@@ -164,13 +109,14 @@ edge_payload_decode(const char *body, size_t len, const char *content_type,
 	}
 
 	payload->invalid_utf8 = !edge_utf8_valid(body, len);
-	if (!payload->invalid_utf8 && memchr(body, '\0', len) == NULL &&
-	    looks_like_json(body, len, content_type) &&
-	    surrogate_escapes_paired(body, len)) {
+	/* json-c alone accepts more than PostgreSQL's json type (single quotes,
+	 * raw control characters in strings), so the strict check comes first. */
+	if (!payload->invalid_utf8 && looks_like_json(body, len, content_type) &&
+	    edge_json_check(body, len, EDGE_PAYLOAD_MAX_DEPTH)) {
 		json_object *parsed = parse_strict(body, len);
 
 		if (parsed != NULL) {
-			json_object_put(parsed);
+			payload->document = parsed;
 			payload->json = malloc(len + 1);
 			if (payload->json == NULL)
 				return EDGE_ERR_NOMEM;
@@ -205,6 +151,8 @@ edge_payload_free(edge_payload *payload)
 {
 	free(payload->json);
 	payload->json = NULL;
+	json_object_put(payload->document);
+	payload->document = NULL;
 }
 
 /* Appends at most max_chars code points of text, then a note of the rest. */
@@ -235,24 +183,29 @@ append_bounded(edge_buf *out, const char *text, size_t len, size_t max_chars)
 void
 edge_payload_append_preview(edge_buf *out, const edge_payload *payload)
 {
-	json_object *parsed = parse_strict(payload->json, payload->json_len);
+	json_object *document = payload->document;
 	const char *text;
 	size_t len;
 
-	if (parsed == NULL) {
+	/* A string payload (text that was not JSON) is shown as its text, unquoted. */
+	if (document == NULL)
+		document = parse_strict(payload->json, payload->json_len);
+	else
+		json_object_get(document);
+	if (document == NULL) {
 		append_bounded(out, payload->json, payload->json_len,
 		    EDGE_PREVIEW_MAX_CHARS);
 		return;
 	}
-	if (json_object_is_type(parsed, json_type_string)) {
-		text = json_object_get_string(parsed);
-		len = (size_t)json_object_get_string_len(parsed);
+	if (json_object_is_type(document, json_type_string)) {
+		text = json_object_get_string(document);
+		len = (size_t)json_object_get_string_len(document);
 	} else {
-		text = json_object_to_json_string_ext(parsed,
+		text = json_object_to_json_string_ext(document,
 		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 		    JSON_C_TO_STRING_NOSLASHESCAPE);
 		len = strlen(text);
 	}
 	append_bounded(out, text, len, EDGE_PREVIEW_MAX_CHARS);
-	json_object_put(parsed);
+	json_object_put(document);
 }

@@ -19,6 +19,7 @@ typedef struct edge_payload {
 	size_t json_len;
 	bool kept_as_json;	/* the body itself is that text */
 	bool invalid_utf8;	/* bad bytes became U+FFFD: keep the raw body too */
+	struct json_object *document;	/* the parsed body when kept as JSON, for previews */
 } edge_payload;
 
 /* Decodes body for storage:
