@@ -100,10 +100,12 @@ fuzz:
 	tests/fuzz/run.sh
 
 install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/sql
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/sql \
+		$(DESTDIR)$(SHAREDIR)/scripts
 	install -m 0755 $(BINARIES) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 sql/schema.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0644 lighttpd.conf $(DESTDIR)$(SHAREDIR)/
+	install -m 0755 scripts/lighttpd-settings $(DESTDIR)$(SHAREDIR)/scripts/
 
 clean:
 	rm -rf build $(PROGRAMS:%=cgi-bin/%)
