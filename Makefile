@@ -17,7 +17,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/mc-edge
 SHAREDIR ?= $(PREFIX)/share/mc-edge
 PKG_CONFIG ?= pkg-config
 
-PACKAGES := libpq json-c openssl
+PACKAGES := libpq json-c openssl hiredis
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PACKAGES))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PACKAGES)) -lfcgi
 

@@ -29,11 +29,9 @@ edge_limiter_open(const edge_config *config, edge_db *db, bool plain_cgi,
 		break;
 	case EDGE_LIMITER_REDIS:
 	default:
-		/* NOTE: the Redis store is not built yet; refusing beats silently limiting nothing. */
-		edge_log(EDGE_LOG_ERROR, "config",
-		    "RATE_LIMIT_BACKEND=redis is not available in this build; "
-		    "use postgres or memory");
-		return EDGE_ERR_CONFIG;
+		err = edge_limiter_redis_open(config->redis_url,
+		    config->limiter_timeout_ms, limiter);
+		break;
 	}
 	if (err == EDGE_OK)
 		(*limiter)->fail_open = config->limiter_fail_open;
@@ -44,15 +42,18 @@ edge_err
 edge_limiter_check(edge_limiter *limiter, const char *key,
     const edge_rate_rule *rule, edge_rate_decision *decision)
 {
-	edge_err err = limiter->ops->hit(limiter, key, rule, decision);
+	edge_err err;
 
+	limiter->failure[0] = '\0';
+	err = limiter->ops->hit(limiter, key, rule, decision);
 	if (err == EDGE_OK)
 		return EDGE_OK;
 
 	edge_log_throttled(&limiter->last_failure_log, FAILURE_LOG_INTERVAL_S,
 	    EDGE_LOG_WARNING, "ratelimit",
-	    "%s rate-limit store failed (%s); requests are %s while it fails",
-	    limiter->ops->name, edge_err_str(err),
+	    "%s rate-limit store failed: %s; requests are %s while it fails "
+	    "(RATE_LIMIT_FAIL_OPEN)", limiter->ops->name,
+	    limiter->failure[0] != '\0' ? limiter->failure : edge_err_str(err),
 	    limiter->fail_open ? "allowed" : "refused with 503");
 	*decision = (edge_rate_decision){
 		.allowed = limiter->fail_open,

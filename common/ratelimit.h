@@ -41,6 +41,7 @@ struct edge_limiter {
 	const edge_limiter_ops *ops;
 	bool fail_open;
 	int last_failure_log;		/* for the throttled store-failure warning */
+	char failure[160];		/* why the last hit failed, for that warning */
 };
 
 /* Opens the configured store. The PostgreSQL store shares db (the endpoint's
@@ -65,6 +66,8 @@ void edge_rate_key(const char *endpoint, const edge_ip *client,
 /* Stores, one file each. */
 edge_err edge_limiter_memory_open(edge_limiter **limiter);
 edge_err edge_limiter_postgres_open(edge_db *db, unsigned timeout_ms,
+	edge_limiter **limiter);
+edge_err edge_limiter_redis_open(const char *url, unsigned timeout_ms,
 	edge_limiter **limiter);
 
 /* The statement the PostgreSQL store needs prepared on the endpoint's connection. */

@@ -46,9 +46,15 @@ postgres_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	    (unsigned long long)rule->window_s * 1000);
 	err = edge_db_run(limiter->db, edge_limiter_postgres_statement.name, 3,
 	    values, NULL, limiter->timeout_ms, &result);
-	if (err != EDGE_OK)
+	if (err != EDGE_OK) {
+		snprintf(base->failure, sizeof(base->failure),
+		    "edge_rate_limit_hit %s (limit %u ms)", edge_err_str(err),
+		    limiter->timeout_ms);
 		return err;
+	}
 	if (PQntuples(result) != 1 || PQnfields(result) != 4) {
+		snprintf(base->failure, sizeof(base->failure),
+		    "edge_rate_limit_hit returned an unexpected result");
 		PQclear(result);
 		return EDGE_ERR_STORE;
 	}
