@@ -157,11 +157,11 @@ connect_redis(redis_limiter *limiter)
 	    redisConnectWithTimeout(target->host, target->port, timeout);
 	if (limiter->context == NULL || limiter->context->err != 0) {
 		snprintf(limiter->connect_error, sizeof(limiter->connect_error),
-		    "connecting to %.50s failed: %.50s",
+		    "connecting to %.40s failed: %.50s",
 		    target->socket_path[0] != '\0' ? target->socket_path : target->host,
 		    limiter->context != NULL ? limiter->context->errstr : "no memory");
-		memcpy(limiter->base.failure, limiter->connect_error,
-		    sizeof(limiter->connect_error));
+		snprintf(limiter->base.failure, sizeof(limiter->base.failure), "%s",
+		    limiter->connect_error);
 		disconnect(limiter);
 		return EDGE_ERR_STORE;
 	}
