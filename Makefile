@@ -30,6 +30,7 @@ EDGE_LDFLAGS := -pie -Wl,-z,relro,-z,now
 ifeq ($(SANITIZE),1)
 BUILD := build/sanitize
 BINDIR := build/sanitize/cgi-bin
+ADMINDIR := build/sanitize/bin
 EDGE_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 EDGE_LDFLAGS += -fsanitize=address,undefined
@@ -38,6 +39,7 @@ $(error SANITIZE must be 1 or empty, not '$(SANITIZE)')
 else
 BUILD := build/release
 BINDIR := cgi-bin
+ADMINDIR := bin
 # _FORTIFY_SOURCE needs optimization, which the sanitizer build keeps low.
 EDGE_CFLAGS += -D_FORTIFY_SOURCE=2
 endif
@@ -52,6 +54,11 @@ webhook-ingest_SOURCES := cgi-bin/webhook_ingest.c cgi-bin/webhook_store.c \
 	cgi-bin/webhook_capture.c cgi-bin/webhook_note.c
 
 BINARIES := $(PROGRAMS:%=$(BINDIR)/%)
+
+# The operator's command-line tool.
+ADMIN := $(ADMINDIR)/mc-edge-admin
+ADMIN_SOURCES := $(wildcard admin/*.c)
+ADMIN_OBJECTS := $(ADMIN_SOURCES:%.c=$(BUILD)/%.o)
 UNIT_SOURCES := $(wildcard tests/unit/test_*.c)
 UNIT_BINARIES := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINARIES := $(BUILD)/bench/bare-insert
@@ -60,9 +67,9 @@ ALL_CFLAGS = $(EDGE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EDGE_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all unit-tests bench-binaries test run install clean fuzz
-all: $(BINARIES)
+all: $(BINARIES) $(ADMIN)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h admin/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -78,6 +85,10 @@ $(BINDIR)/$(1): $$($(1)_SOURCES:%.c=$(BUILD)/%.o) $(LIBRARY)
 	$$(CC) $$(ALL_LDFLAGS) $$^ $$(PKG_LIBS) -o $$@
 endef
 $(foreach program,$(PROGRAMS),$(eval $(call program_rule,$(program))))
+
+$(ADMIN): $(ADMIN_OBJECTS) $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBRARY) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -101,11 +112,12 @@ fuzz:
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/sql \
-		$(DESTDIR)$(SHAREDIR)/scripts
+		$(DESTDIR)$(SHAREDIR)/scripts $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(ADMIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BINARIES) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 sql/schema.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0644 lighttpd.conf $(DESTDIR)$(SHAREDIR)/
 	install -m 0755 scripts/lighttpd-settings $(DESTDIR)$(SHAREDIR)/scripts/
 
 clean:
-	rm -rf build $(PROGRAMS:%=cgi-bin/%)
+	rm -rf build bin $(PROGRAMS:%=cgi-bin/%)

@@ -1,0 +1,56 @@
+/* mc-edge-admin: command-line tool for operators and deploy scripts. It reads
+ * the same environment variables as the FastCGI programs. */
+#include "admin.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const admin_command commands[] = {
+	{ "check-database", "", "connect to DATABASE_URL and check that "
+	    "sql/schema.sql was applied", EDGE_NEED_DATABASE, admin_check_database },
+	{ "check-limiter", "", "record one probe attempt in the configured "
+	    "rate-limit store; exit 1 when it does not answer",
+	    EDGE_NEED_RATE_LIMIT, admin_check_limiter },
+};
+static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
+
+static void
+print_usage(FILE *out)
+{
+	fprintf(out, "usage: mc-edge-admin COMMAND [ARGUMENTS]\n\ncommands:\n");
+	for (size_t i = 0; i < command_count; i++)
+		fprintf(out, "  %s%s%s\n      %s\n", commands[i].name,
+		    commands[i].usage[0] != '\0' ? " " : "", commands[i].usage,
+		    commands[i].summary);
+	fprintf(out, "\nSettings come from the environment (DATABASE_URL, "
+	    "RATE_LIMIT_BACKEND, ...), as for the FastCGI programs.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const admin_command *command = NULL;
+	edge_config config;
+	int status;
+
+	edge_log_set_program("mc-edge-admin");
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		print_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < command_count; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			command = &commands[i];
+	if (command == NULL) {
+		fprintf(stderr, "mc-edge-admin: unknown command '%s'\n\n", argv[1]);
+		print_usage(stderr);
+		return 2;
+	}
+
+	if (edge_config_load(&config, command->needs) != EDGE_OK)
+		return 1;
+	status = command->run(&config, argc - 2, argv + 2);
+	edge_config_free(&config);
+	return status;
+}
