@@ -1,6 +1,6 @@
 /* One PostgreSQL connection per process, opened lazily and reopened after a
  * failure, with a deadline on every connect and query so a stalled database
- * turns into an error answer instead of a hung request. */
+ * turns into an error response instead of a hung request. */
 #ifndef EDGE_DB_H
 #define EDGE_DB_H
 
@@ -37,7 +37,7 @@ edge_err edge_db_connect(edge_db *db);
 
 /* Runs a statement prepared at connect (by name), binary-safe parameters in
  * text format (lengths may be NULL), and waits at most timeout_ms for its
- * result. On success *result holds a PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ * result. On success *result is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
  * result for the caller to PQclear. On EDGE_ERR_TIMEOUT the statement is
  * cancelled; on a broken connection it is closed, to be reopened next time.
  * Errors are logged once here, with the SQLSTATE, never with parameters. */

@@ -1,7 +1,6 @@
-/* Delimiters around external data placed in agent-facing text, so an agent
- * can tell data from instructions, and neutralization of lines inside the
- * data that look like a delimiter, so the data can neither close the fence
- * early nor open a fake one. */
+/* Delimiters around external data in agent-facing text, so an agent can tell
+ * data from instructions. Lines inside the data that look like a delimiter
+ * are neutralized, so the data can neither close the fence nor fake one. */
 #ifndef EDGE_FENCE_H
 #define EDGE_FENCE_H
 

@@ -6,11 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Returns true when text (len bytes, already known to be valid UTF-8) is one
- * JSON value with optional surrounding whitespace, nested at most max_depth
- * arrays and objects deep (at most 64), with no raw control characters in
- * strings and every \u escape of a UTF-16 surrogate correctly paired, which
- * PostgreSQL's json input requires. */
+/* Returns true when text (len bytes of valid UTF-8) is one JSON value with
+ * optional surrounding whitespace, nested at most max_depth (up to 64)
+ * arrays and objects deep. Strings must have no raw control characters, and
+ * every \u escape of a UTF-16 surrogate must be paired, as PostgreSQL's json
+ * input requires. */
 bool edge_json_check(const char *text, size_t len, unsigned max_depth);
 
 #endif

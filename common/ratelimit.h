@@ -51,8 +51,8 @@ edge_err edge_limiter_open(const edge_config *config, edge_db *db,
 
 /* Records one attempt and decides it. When the store fails, logs a warning
  * (at most one per few seconds per process) and applies RATE_LIMIT_FAIL_OPEN:
- * returns EDGE_OK with an allowing decision, or EDGE_ERR_STORE, for which
- * the caller answers 503. */
+ * returns EDGE_OK with an allowing decision, or EDGE_ERR_STORE, and then
+ * the caller responds 503. */
 edge_err edge_limiter_check(edge_limiter *limiter, const char *key,
 	const edge_rate_rule *rule, edge_rate_decision *decision);
 

@@ -1,5 +1,5 @@
-/* Rate-limit store in this process's memory. It limits only what one process
- * sees: a FastCGI pool of N processes lets through up to N times the limit,
+/* Rate-limit store in this process's memory. It limits only the requests of one
+ * process: a FastCGI pool of N processes lets through up to N times the limit,
  * and a plain CGI process, which serves one request, limits nothing. Meant
  * for one-process setups and tests. Time is CLOCK_MONOTONIC. */
 #include "ratelimit.h"

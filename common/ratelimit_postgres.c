@@ -2,8 +2,8 @@
  * edge_rate_limit, decided by the function edge_rate_limit_hit (sql/schema.sql)
  * in one statement. The upsert locks the key's row, so concurrent processes
  * and hosts see one exact count; the table writes no WAL, so a decision costs
- * no fsync (its state is emptied if PostgreSQL crashes, which only forgets
- * recent attempts). Time is PostgreSQL's clock_timestamp(). */
+ * no fsync (PostgreSQL empties it after a crash, which loses only recent
+ * attempts). Time is PostgreSQL's clock_timestamp(). */
 #include "ratelimit.h"
 
 #include <stdio.h>

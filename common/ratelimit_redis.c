@@ -90,7 +90,7 @@ command(redis_limiter *limiter, int argc, const char **argv)
 	return reply;
 }
 
-/* Sends AUTH and SELECT as the URL asks; false after disconnecting. */
+/* Sends AUTH and SELECT as the URL requires; false after disconnecting. */
 static bool
 authenticate(redis_limiter *limiter)
 {
@@ -107,7 +107,7 @@ authenticate(redis_limiter *limiter)
 		if (reply == NULL)
 			return false;
 		if (reply->type == REDIS_REPLY_ERROR) {
-			/* The server's error text never holds the password. */
+			/* The server's error text never contains the password. */
 			edge_log(EDGE_LOG_ERROR, "redis", "AUTH refused: %s", reply->str);
 			freeReplyObject(reply);
 			disconnect(limiter);
@@ -238,7 +238,7 @@ redis_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	snprintf(member, sizeof(member), "%s%llu", limiter->member_prefix,
 	    ++limiter->member_counter);
 
-	/* A server that lost its script cache (restart, SCRIPT FLUSH) answers NOSCRIPT: load and retry once. */
+	/* After a restart or SCRIPT FLUSH the server replies NOSCRIPT: load the script and retry once. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		const char *argv[] = { "EVALSHA", limiter->script_sha, "1", full_key,
 		    count, window_ms, member };

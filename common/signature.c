@@ -11,7 +11,7 @@ const char *const edge_signature_default_headers[] = {
 };
 const size_t edge_signature_default_header_count = 2;
 
-/* Every header that carries a signature in a scheme the suite knows, lower case. */
+/* Every header that carries a signature in a scheme the suite supports, lower case. */
 static const char *const known_signature_headers[] = {
 	"x-hub-signature-256",
 	"x-hub-signature",
