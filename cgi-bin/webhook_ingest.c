@@ -91,32 +91,54 @@ respond_store_unavailable(edge_request *req)
 	    "Service temporarily unavailable; retry later.", store_retry, 1);
 }
 
-/* Applies the rate limit; returns false after answering 429 or 503. */
-static bool
-check_rate_limit(edge_request *req, const edge_config *config,
-    ingest_state *state, const edge_ip *client, const char *webhook_id)
+/* Answers 429 with Retry-After for a refused attempt. */
+static void
+respond_rate_limited(edge_request *req, const char *key,
+    const edge_rate_decision *decision)
 {
-	char key[EDGE_RATE_KEY_SIZE], retry[16];
-	edge_rate_decision decision;
-	const char *extra = NULL;
+	char retry[16];
 
-	if (config->webhook_key == EDGE_WEBHOOK_KEY_IP_WEBHOOK)
-		extra = webhook_id[0] != '\0' ? webhook_id : "invalid";
-	edge_rate_key(ENDPOINT, client, extra, key);
-
-	if (edge_limiter_check(state->limiter, key, &config->limit_webhook_ingest,
-	    &decision) != EDGE_OK) {
-		respond_store_unavailable(req);
-		return false;
-	}
-	if (decision.allowed)
-		return true;
-
-	snprintf(retry, sizeof(retry), "%u", decision.retry_after_s);
+	snprintf(retry, sizeof(retry), "%u", decision->retry_after_s);
 	edge_log(EDGE_LOG_WARNING, "ratelimit",
 	    "rate limit exceeded for %s; retry after %s s", key, retry);
 	edge_respond_error(req, 429, "Too many requests.",
 	    (const edge_header[]){ { "Retry-After", retry } }, 1);
+}
+
+/* Records the attempt and decides it. With the PostgreSQL store and every
+ * free check passed, the lookup rides in the same statement and *looked_up
+ * says whether row was filled. Returns false after answering 503. */
+static bool
+decide_rate_limit(edge_request *req, const edge_config *config,
+    ingest_state *state, const char *key, const webhook_delivery *delivery,
+    bool fold_lookup, edge_rate_decision *decision, webhook_row *row,
+    bool *looked_up)
+{
+	const edge_rate_rule *rule = &config->limit_webhook_ingest;
+	edge_limiter *limiter = state->limiter;
+	edge_err err;
+
+	*looked_up = false;
+	if (!fold_lookup || !edge_limiter_uses_database(limiter)) {
+		if (edge_limiter_check(limiter, key, rule, decision) == EDGE_OK)
+			return true;
+		respond_store_unavailable(req);
+		return false;
+	}
+
+	err = webhook_limit_and_lookup(&state->db, delivery->board_id,
+	    delivery->webhook_id, key, rule, config->limiter_timeout_ms,
+	    decision, row);
+	if (err == EDGE_OK) {
+		*looked_up = decision->allowed;
+		return true;
+	}
+	snprintf(limiter->failure, sizeof(limiter->failure),
+	    "rate limit with lookup %s (limit %u ms)", edge_err_str(err),
+	    config->limiter_timeout_ms);
+	if (edge_limiter_fail(limiter, rule, err, decision) == EDGE_OK)
+		return true;
+	respond_store_unavailable(req);
 	return false;
 }
 
@@ -275,25 +297,34 @@ resolve_client(const edge_request *req, const edge_config *config,
 	    &config->trusted_proxies, client);
 }
 
-/* Checks the declared length before any lookup or read; false after answering. */
-static bool
-check_declared_length(edge_request *req, const edge_config *config,
+/* Checks the declared length, before any lookup or read. Returns 0 when it
+ * is acceptable, else the status to answer (400 or 413) once the rate limit
+ * has counted the attempt. */
+static int
+declared_length_status(const edge_request *req, const edge_config *config,
     bool *declared, size_t *declared_len)
 {
-	if (edge_request_content_length(req, declared, declared_len) != EDGE_OK) {
+	if (edge_request_content_length(req, declared, declared_len) != EDGE_OK)
+		return 400;
+	if (*declared && *declared_len > config->webhook_max_payload_bytes)
+		return 413;
+	return 0;
+}
+
+static void
+respond_length_refused(edge_request *req, const edge_config *config,
+    int status, size_t declared_len)
+{
+	if (status == 400) {
 		edge_log(EDGE_LOG_WARNING, "request", "invalid Content-Length");
 		edge_respond_error(req, 400, "Invalid Content-Length header.",
 		    NULL, 0);
-		return false;
+		return;
 	}
-	if (*declared && *declared_len > config->webhook_max_payload_bytes) {
-		edge_log(EDGE_LOG_WARNING, "request",
-		    "declared length %zu exceeds WEBHOOK_MAX_PAYLOAD_BYTES=%zu",
-		    *declared_len, config->webhook_max_payload_bytes);
-		edge_respond_error(req, 413, "Payload too large.", NULL, 0);
-		return false;
-	}
-	return true;
+	edge_log(EDGE_LOG_WARNING, "request",
+	    "declared length %zu exceeds WEBHOOK_MAX_PAYLOAD_BYTES=%zu",
+	    declared_len, config->webhook_max_payload_bytes);
+	edge_respond_error(req, 413, "Payload too large.", NULL, 0);
 }
 
 /* Answers 404 or 410 for a webhook that cannot take deliveries; false then. */
@@ -324,11 +355,14 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 	ingest_state *state = opaque;
 	webhook_delivery delivery = { 0 };
 	webhook_row row = { 0 };
+	edge_rate_decision decision;
 	char path[EDGE_PATH_MAX], source_ip[EDGE_IP_TEXT_SIZE];
+	char key[EDGE_RATE_KEY_SIZE];
 	const char *method = edge_request_param(req, "REQUEST_METHOD");
 	const char *board_raw, *webhook_raw;
 	size_t board_len, webhook_len, declared_len, body_len = 0;
-	bool board_ok, webhook_ok, declared;
+	bool board_ok, webhook_ok, ids_ok, declared, looked_up;
+	int length_status;
 	char *body = NULL;
 	edge_ip client;
 
@@ -343,26 +377,40 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 		return;
 	}
 
-	/* The rate limit comes before any other work; every request reaching it counts. */
+	/* The free checks are evaluated now but answered only after the rate
+	 * limit, which comes first and counts every request reaching it. */
 	resolve_client(req, config, &client);
 	board_ok = edge_uuid_parse(board_raw, board_len, delivery.board_id);
 	webhook_ok = edge_uuid_parse(webhook_raw, webhook_len,
 	    delivery.webhook_id);
-	if (!check_rate_limit(req, config, state, &client,
-	    webhook_ok ? delivery.webhook_id : ""))
+	ids_ok = board_ok && webhook_ok;
+	edge_rate_key(ENDPOINT, &client,
+	    config->webhook_key != EDGE_WEBHOOK_KEY_IP_WEBHOOK ? NULL :
+	    delivery.webhook_id[0] != '\0' ? delivery.webhook_id : "invalid", key);
+	length_status = declared_length_status(req, config, &declared,
+	    &declared_len);
+
+	if (!decide_rate_limit(req, config, state, key, &delivery,
+	    ids_ok && length_status == 0, &decision, &row, &looked_up))
 		return;
-	if (!board_ok || !webhook_ok) {
+	if (!decision.allowed) {
+		respond_rate_limited(req, key, &decision);
+		goto done;
+	}
+	if (!ids_ok) {
 		edge_respond_error(req, 404, !board_ok ? "Board not found." :
 		    "Webhook not found.", NULL, 0);
-		return;
+		goto done;
 	}
-	if (!check_declared_length(req, config, &declared, &declared_len))
-		return;
+	if (length_status != 0) {
+		respond_length_refused(req, config, length_status, declared_len);
+		goto done;
+	}
 
-	if (webhook_lookup(&state->db, delivery.board_id, delivery.webhook_id,
-	    &row) != EDGE_OK) {
+	if (!looked_up && webhook_lookup(&state->db, delivery.board_id,
+	    delivery.webhook_id, &row) != EDGE_OK) {
 		respond_store_unavailable(req);
-		return;
+		goto done;
 	}
 	if (!check_webhook_usable(req, &row, &delivery) ||
 	    !read_body(req, config, declared, declared_len, &body, &body_len) ||

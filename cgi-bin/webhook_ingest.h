@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "db.h"
 #include "payload.h"
+#include "ratelimit.h"
 #include "request.h"
 #include "uuid.h"
 
@@ -46,6 +47,14 @@ extern const size_t webhook_statement_count;
  * flags set), or a store error already logged. */
 edge_err webhook_lookup(edge_db *db, const char *board_id,
 	const char *webhook_id, webhook_row *row);
+
+/* Decides the rate limit in PostgreSQL and, only when it allows the attempt,
+ * looks up the board and webhook in the same statement. Returns EDGE_OK with
+ * decision set (and row when allowed), or a store error for the caller's
+ * fail-open policy. */
+edge_err webhook_limit_and_lookup(edge_db *db, const char *board_id,
+	const char *webhook_id, const char *key, const edge_rate_rule *rule,
+	unsigned timeout_ms, edge_rate_decision *decision, webhook_row *row);
 void webhook_row_free(webhook_row *row);
 
 /* Stores the payload row, the raw body when needed, the board memory row and

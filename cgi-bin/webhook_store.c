@@ -8,15 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The lookup's columns, shared by the plain lookup and the one folded into
+ * the rate-limit decision. */
+#define LOOKUP_COLUMNS \
+	"b.name, w.id IS NOT NULL, w.enabled, w.secret, w.signature_header, " \
+	"w.description "
+#define LOOKUP_FROM \
+	"FROM boards AS b " \
+	"LEFT JOIN board_webhooks AS w ON w.id = $2 AND w.board_id = b.id " \
+	"WHERE b.id = $1"
+
 const edge_db_statement webhook_statements[] = {
 	{
 		"webhook_lookup",
-		"SELECT b.name, w.id IS NOT NULL, w.enabled, w.secret, "
-		"w.signature_header, w.description "
-		"FROM boards AS b "
-		"LEFT JOIN board_webhooks AS w ON w.id = $2 AND w.board_id = b.id "
-		"WHERE b.id = $1",
+		"SELECT " LOOKUP_COLUMNS LOOKUP_FROM,
 		2,
+	},
+	{
+		/* The rate-limit decision first; the lateral lookup runs only
+		 * when it allowed the attempt. One round trip instead of two. */
+		"webhook_limit_lookup",
+		"SELECT h.allowed, h.retry_after_ms, h.remaining, h.reset_ms, "
+		"l.* FROM edge_rate_limit_hit($3, $4, $5) AS h "
+		"LEFT JOIN LATERAL (SELECT " LOOKUP_COLUMNS LOOKUP_FROM ") AS l "
+		"ON h.allowed",
+		5,
 	},
 	{
 		/* Data-modifying CTEs run as one statement: one transaction, one
@@ -57,6 +73,22 @@ field_or_null(const PGresult *result, int column)
 	return strdup(PQgetvalue(result, 0, column));
 }
 
+/* Fills row from the lookup columns starting at column first. */
+static void
+read_row(const PGresult *result, int first, webhook_row *row)
+{
+	memset(row, 0, sizeof(*row));
+	if (PQntuples(result) == 0 || PQgetisnull(result, 0, first))
+		return;
+	row->board_found = true;
+	row->webhook_found = PQgetvalue(result, 0, first + 1)[0] == 't';
+	row->enabled = PQgetvalue(result, 0, first + 2)[0] == 't';
+	row->board_name = field_or_null(result, first);
+	row->secret = field_or_null(result, first + 3);
+	row->signature_header = field_or_null(result, first + 4);
+	row->description = field_or_null(result, first + 5);
+}
+
 edge_err
 webhook_lookup(edge_db *db, const char *board_id, const char *webhook_id,
     webhook_row *row)
@@ -70,18 +102,35 @@ webhook_lookup(edge_db *db, const char *board_id, const char *webhook_id,
 	    EDGE_DB_QUERY_TIMEOUT_MS, &result);
 	if (err != EDGE_OK)
 		return err;
-	if (PQntuples(result) == 0) {
-		PQclear(result);
-		return EDGE_OK;
-	}
+	read_row(result, 0, row);
+	PQclear(result);
+	return EDGE_OK;
+}
 
-	row->board_found = true;
-	row->webhook_found = PQgetvalue(result, 0, 1)[0] == 't';
-	row->enabled = PQgetvalue(result, 0, 2)[0] == 't';
-	row->board_name = field_or_null(result, 0);
-	row->secret = field_or_null(result, 3);
-	row->signature_header = field_or_null(result, 4);
-	row->description = field_or_null(result, 5);
+edge_err
+webhook_limit_and_lookup(edge_db *db, const char *board_id,
+    const char *webhook_id, const char *key, const edge_rate_rule *rule,
+    unsigned timeout_ms, edge_rate_decision *decision, webhook_row *row)
+{
+	char count[16], window_ms[24];
+	const char *values[5] = { board_id, webhook_id, key, count, window_ms };
+	PGresult *result;
+	edge_err err;
+
+	memset(row, 0, sizeof(*row));
+	snprintf(count, sizeof(count), "%u", rule->count);
+	snprintf(window_ms, sizeof(window_ms), "%llu",
+	    (unsigned long long)rule->window_s * 1000);
+	err = edge_db_run(db, "webhook_limit_lookup", 5, values, NULL, timeout_ms,
+	    &result);
+	if (err != EDGE_OK)
+		return err;
+	if (!edge_limiter_postgres_read(result, 0, rule, decision)) {
+		PQclear(result);
+		return EDGE_ERR_STORE;
+	}
+	if (decision->allowed)
+		read_row(result, 4, row);
 	PQclear(result);
 	return EDGE_OK;
 }

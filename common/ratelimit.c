@@ -39,16 +39,9 @@ edge_limiter_open(const edge_config *config, edge_db *db, bool plain_cgi,
 }
 
 edge_err
-edge_limiter_check(edge_limiter *limiter, const char *key,
-    const edge_rate_rule *rule, edge_rate_decision *decision)
+edge_limiter_fail(edge_limiter *limiter, const edge_rate_rule *rule,
+    edge_err err, edge_rate_decision *decision)
 {
-	edge_err err;
-
-	limiter->failure[0] = '\0';
-	err = limiter->ops->hit(limiter, key, rule, decision);
-	if (err == EDGE_OK)
-		return EDGE_OK;
-
 	edge_log_throttled(&limiter->last_failure_log, FAILURE_LOG_INTERVAL_S,
 	    EDGE_LOG_WARNING, "ratelimit",
 	    "%s rate-limit store failed: %s; requests are %s while it fails "
@@ -63,6 +56,19 @@ edge_limiter_check(edge_limiter *limiter, const char *key,
 		.store_failed = true,
 	};
 	return limiter->fail_open ? EDGE_OK : EDGE_ERR_STORE;
+}
+
+edge_err
+edge_limiter_check(edge_limiter *limiter, const char *key,
+    const edge_rate_rule *rule, edge_rate_decision *decision)
+{
+	edge_err err;
+
+	limiter->failure[0] = '\0';
+	err = limiter->ops->hit(limiter, key, rule, decision);
+	if (err == EDGE_OK)
+		return EDGE_OK;
+	return edge_limiter_fail(limiter, rule, err, decision);
 }
 
 void

@@ -56,6 +56,24 @@ edge_err edge_limiter_open(const edge_config *config, edge_db *db,
 edge_err edge_limiter_check(edge_limiter *limiter, const char *key,
 	const edge_rate_rule *rule, edge_rate_decision *decision);
 
+/* Applies the fail-open policy after a store failure err, for endpoints that
+ * ask the store themselves (see edge_limiter_uses_database): logs the
+ * throttled warning, fills decision, and returns EDGE_OK or EDGE_ERR_STORE as
+ * edge_limiter_check does. */
+edge_err edge_limiter_fail(edge_limiter *limiter, const edge_rate_rule *rule,
+	edge_err err, edge_rate_decision *decision);
+
+/* Returns true for the PostgreSQL store, whose decision an endpoint may fold
+ * into its own first statement (edge_rate_limit_hit in a FROM clause) to save
+ * a round trip. */
+bool edge_limiter_uses_database(const edge_limiter *limiter);
+
+/* Reads a decision from four columns of a one-row result, starting at column
+ * first: allowed, retry_after_ms, remaining, reset_ms (edge_rate_limit_hit's
+ * output). Returns false when they are not there. */
+bool edge_limiter_postgres_read(const PGresult *result, int first,
+	const edge_rate_rule *rule, edge_rate_decision *decision);
+
 void edge_limiter_close(edge_limiter *limiter);
 
 /* Builds the key "<endpoint>:<client>" or "<endpoint>:<client>:<extra>";

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static const edge_limiter_ops postgres_ops;
+
 typedef struct postgres_limiter {
 	edge_limiter base;
 	edge_db *db;
@@ -29,6 +31,31 @@ ms_to_whole_seconds(long long ms)
 	if (ms <= 1000)
 		return 1;
 	return (unsigned)((ms + 999) / 1000);
+}
+
+bool
+edge_limiter_postgres_read(const PGresult *result, int first,
+    const edge_rate_rule *rule, edge_rate_decision *decision)
+{
+	if (PQntuples(result) != 1 || PQnfields(result) < first + 4 ||
+	    PQgetisnull(result, 0, first))
+		return false;
+	decision->allowed = PQgetvalue(result, 0, first)[0] == 't';
+	decision->limit = rule->count;
+	decision->retry_after_s = ms_to_whole_seconds(
+	    strtoll(PQgetvalue(result, 0, first + 1), NULL, 10));
+	decision->remaining = (unsigned)strtoul(PQgetvalue(result, 0, first + 2),
+	    NULL, 10);
+	decision->reset_s = ms_to_whole_seconds(
+	    strtoll(PQgetvalue(result, 0, first + 3), NULL, 10));
+	decision->store_failed = false;
+	return true;
+}
+
+bool
+edge_limiter_uses_database(const edge_limiter *limiter)
+{
+	return limiter->ops == &postgres_ops;
 }
 
 static edge_err
@@ -52,21 +79,13 @@ postgres_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 		    limiter->timeout_ms);
 		return err;
 	}
-	if (PQntuples(result) != 1 || PQnfields(result) != 4) {
+	if (!edge_limiter_postgres_read(result, 0, rule, decision)) {
 		snprintf(base->failure, sizeof(base->failure),
 		    "edge_rate_limit_hit returned an unexpected result");
 		PQclear(result);
 		return EDGE_ERR_STORE;
 	}
 
-	decision->allowed = PQgetvalue(result, 0, 0)[0] == 't';
-	decision->limit = rule->count;
-	decision->retry_after_s = ms_to_whole_seconds(
-	    strtoll(PQgetvalue(result, 0, 1), NULL, 10));
-	decision->remaining = (unsigned)strtoul(PQgetvalue(result, 0, 2), NULL, 10);
-	decision->reset_s = ms_to_whole_seconds(
-	    strtoll(PQgetvalue(result, 0, 3), NULL, 10));
-	decision->store_failed = false;
 	PQclear(result);
 	return EDGE_OK;
 }

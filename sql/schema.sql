@@ -461,46 +461,49 @@ CREATE UNLOGGED TABLE IF NOT EXISTS edge_rate_limit (
 
 -- Records one attempt under p_key and decides it. allowed: fewer than p_limit
 -- attempts were inside the window before this one (an attempt at t counts while
--- now - t < window). Refused attempts are recorded too. retry_after_ms and
--- reset_ms: time until the oldest counted attempt, this one included, leaves
--- the window. About one call in 500 also deletes up to 1000 idle keys.
+-- now - t < window). Refused attempts are recorded too. Only attempts inside
+-- the window are kept, since older ones never count again, and at most p_limit
+-- of them. retry_after_ms and reset_ms: time until the oldest counted attempt,
+-- this one included, leaves the window. About one call in 500 also deletes up
+-- to 1000 idle keys. Plain SQL rather than PL/pgSQL: it runs on every request.
 CREATE OR REPLACE FUNCTION edge_rate_limit_hit(p_key varchar, p_limit integer, p_window_ms bigint)
 RETURNS TABLE (allowed boolean, retry_after_ms bigint, remaining integer, reset_ms bigint)
-LANGUAGE plpgsql AS $$
-DECLARE
-    now_us bigint := floor(extract(epoch FROM clock_timestamp()) * 1000000);
-    window_us bigint := p_window_ms * 1000;
-    kept bigint[];
-    counted integer;
-    oldest_counted bigint;
-BEGIN
+LANGUAGE sql AS $$
+    -- The uncorrelated condition is evaluated once, so the scan runs only when it holds.
+    DELETE FROM edge_rate_limit
+    WHERE (SELECT random() < 0.002)
+      AND key IN (SELECT i.key FROM edge_rate_limit AS i
+                  WHERE i.expires_us < floor(extract(epoch FROM clock_timestamp()) * 1000000)
+                  LIMIT 1000 FOR UPDATE SKIP LOCKED);
+
     -- The upsert holds the key's row lock until commit, so concurrent callers
     -- queue on it and each one decides on the state its predecessor left.
-    -- Every SET expression reads the row as it was before this attempt.
-    INSERT INTO edge_rate_limit AS r (key, hits, last_allowed, expires_us)
-    VALUES (p_key, ARRAY[now_us], true, now_us + window_us + 1000000)
-    ON CONFLICT (key) DO UPDATE SET
-        last_allowed = (SELECT count(*) FROM unnest(r.hits) AS h(t)
-                        WHERE now_us - h.t < window_us) < p_limit,
-        hits = ARRAY(SELECT h.t FROM unnest(r.hits || now_us) AS h(t)
-                     ORDER BY h.t DESC LIMIT p_limit),
-        expires_us = EXCLUDED.expires_us
-    RETURNING r.last_allowed, r.hits INTO allowed, kept;
-
-    SELECT count(*), min(h.t) INTO counted, oldest_counted
-    FROM unnest(kept) AS h(t) WHERE now_us - h.t < window_us;
-    remaining := greatest(p_limit - counted, 0);
-    reset_ms := ceil((oldest_counted + window_us - now_us) / 1000.0);
-    retry_after_ms := reset_ms;
-
-    IF random() < 0.002 THEN
-        DELETE FROM edge_rate_limit
-        WHERE key IN (SELECT i.key FROM edge_rate_limit AS i
-                      WHERE i.expires_us < now_us
-                      LIMIT 1000 FOR UPDATE SKIP LOCKED);
-    END IF;
-    RETURN NEXT;
-END
+    -- Every SET expression reads the row as it was before this attempt, and
+    -- EXCLUDED.hits[1] is this attempt's time.
+    WITH attempt AS MATERIALIZED (
+        SELECT floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS now_us,
+               p_window_ms * 1000 AS window_us
+    ), decided AS (
+        INSERT INTO edge_rate_limit AS r (key, hits, last_allowed, expires_us)
+        SELECT p_key, ARRAY[a.now_us], true, a.now_us + a.window_us + 1000000
+        FROM attempt AS a
+        ON CONFLICT (key) DO UPDATE SET
+            last_allowed = (SELECT count(*) FROM unnest(r.hits) AS h(t)
+                            WHERE EXCLUDED.hits[1] - h.t < p_window_ms * 1000) < p_limit,
+            hits = ARRAY(SELECT h.t FROM unnest(r.hits || EXCLUDED.hits[1]) AS h(t)
+                         WHERE EXCLUDED.hits[1] - h.t < p_window_ms * 1000
+                         ORDER BY h.t DESC LIMIT p_limit),
+            expires_us = EXCLUDED.expires_us
+        RETURNING r.last_allowed, r.hits
+    )
+    SELECT d.last_allowed, c.reset_ms, greatest(p_limit - c.counted, 0), c.reset_ms
+    FROM decided AS d
+    CROSS JOIN attempt AS a
+    CROSS JOIN LATERAL (
+        SELECT cardinality(d.hits) AS counted,
+               ceil((min(h.t) + a.window_us - a.now_us) / 1000.0)::bigint AS reset_ms
+        FROM unnest(d.hits) AS h(t)
+    ) AS c;
 $$;
 
 COMMIT;
