@@ -3,6 +3,7 @@
 #include "admin.h"
 #include "log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,9 @@ static const admin_command commands[] = {
 	{ "check-limiter", "", "record one probe attempt in the configured "
 	    "rate-limit store; exit 1 when it does not answer",
 	    EDGE_NEED_RATE_LIMIT, admin_check_limiter },
+	{ "agent-token", "mint|rotate|revoke AGENT_ID", "mint prints a new agent "
+	    "token once and stores its hash and index entry; rotate replaces the "
+	    "token; revoke clears it", EDGE_NEED_DATABASE, admin_agent_token },
 };
 static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 
@@ -34,6 +38,8 @@ main(int argc, char **argv)
 	edge_config config;
 	int status;
 
+	/* A store that drops the connection must yield an error, not kill the tool. */
+	signal(SIGPIPE, SIG_IGN);
 	edge_log_set_program("mc-edge-admin");
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		print_usage(argc < 2 ? stderr : stdout);

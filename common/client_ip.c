@@ -253,30 +253,24 @@ unquote(span value, char *buf, size_t buf_size, span *out)
 	return true;
 }
 
-/* Splits value at commas outside double quotes, keeping the last MAX_HOPS
- * elements in a ring; returns how many were seen in all. */
+/* Splits value at every comma, keeping the last MAX_HOPS elements in a ring;
+ * returns how many were seen in all. Quotes are not honoured: no address
+ * contains a comma, and a client's unbalanced quote must not swallow the
+ * hops that trusted proxies appended after it. */
 static size_t
 split_hops(const char *value, span hops[MAX_HOPS])
 {
 	size_t seen = 0;
-	const char *start = value, *p = value;
-	bool quoted = false;
+	const char *start = value;
 
-	for (;; p++) {
-		if (*p == '\\' && quoted && p[1] != '\0') {
-			p++;
+	for (const char *p = value;; p++) {
+		if (*p != ',' && *p != '\0')
 			continue;
-		}
-		if (*p == '"')
-			quoted = !quoted;
-		if ((*p == ',' && !quoted) || *p == '\0') {
-			hops[seen % MAX_HOPS] = trim_span(start,
-			    (size_t)(p - start));
-			seen++;
-			if (*p == '\0')
-				break;
-			start = p + 1;
-		}
+		hops[seen % MAX_HOPS] = trim_span(start, (size_t)(p - start));
+		seen++;
+		if (*p == '\0')
+			break;
+		start = p + 1;
 	}
 	return seen;
 }

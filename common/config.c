@@ -267,16 +267,20 @@ static edge_err
 load_database(edge_config *config, unsigned needs)
 {
 	const char *url = getenv("DATABASE_URL");
+	bool needed = (needs & EDGE_NEED_DATABASE) != 0 ||
+	    ((needs & EDGE_NEED_RATE_LIMIT) != 0 &&
+	    config->limiter_backend == EDGE_LIMITER_POSTGRES);
 
+	/* Only an endpoint that uses the database checks the setting. */
 	if (url == NULL || url[0] == '\0') {
-		if ((needs & EDGE_NEED_DATABASE) != 0)
+		if (needed)
 			return misconfigured("DATABASE_URL",
 			    "is not set; set it to a PostgreSQL URL such as "
 			    "postgresql://user:password@host:5432/dbname");
 		return EDGE_OK;
 	}
 	config->database_url = edge_database_url_normalize(url);
-	if (config->database_url == NULL)
+	if (config->database_url == NULL && needed)
 		return misconfigured("DATABASE_URL",
 		    "is not a postgresql:// or postgresql+driver:// URL");
 	return EDGE_OK;

@@ -55,13 +55,18 @@ letter_of(unsigned cp)
 	if (cp >= 0x1f1e6 && cp <= 0x1f1ff)
 		return (char)('a' + cp - 0x1f1e6);
 	/* Latin letters with accents still read as the base letter. */
-	if (cp >= 0xc0 && cp <= 0x24f) {
+	if (cp >= 0xc0 && cp <= 0xff) {
 		static const char latin1[] =
 		    "aaaaaaaceeeeiiiidnooooo.ouuuuyts"
 		    "aaaaaaaceeeeiiiidnooooo.ouuuuyty";
-		if (cp <= 0xff)
-			return latin1[cp - 0xc0] == '.' ? 0 : latin1[cp - 0xc0];
-		return 0;
+		return latin1[cp - 0xc0] == '.' ? 0 : latin1[cp - 0xc0];
+	}
+	if (cp >= 0x100 && cp <= 0x17f) {
+		static const char extended_a[] =
+		    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii"
+		    "iijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttt"
+		    "tttuuuuuuuuuuuuwwyyyzzzzzzs";
+		return extended_a[cp - 0x100];
 	}
 	for (size_t i = 0; i < sizeof(homoglyphs) / sizeof(homoglyphs[0]); i++)
 		if (homoglyphs[i].cp == cp)
@@ -69,15 +74,19 @@ letter_of(unsigned cp)
 	return 0;
 }
 
-bool
-edge_fence_line_resembles_delimiter(const char *line, size_t len)
+/* Scans the letters of text and reports whether they start with, or
+ * anywhere contain, one of the delimiter patterns. */
+static void
+scan_letters(const char *text, size_t len, bool *starts, bool *contains)
 {
-	const unsigned char *p = (const unsigned char *)line;
+	const unsigned char *p = (const unsigned char *)text;
 	/* The last letters seen, newest at the end; as long as the longest pattern. */
 	char recent[sizeof("beginexternaldata") - 1];
 	size_t seen = 0, i = 0;
 
-	while (i < len) {
+	*starts = false;
+	*contains = false;
+	while (i < len && !*contains) {
 		unsigned cp;
 		size_t skip;
 		char letter;
@@ -94,31 +103,65 @@ edge_fence_line_resembles_delimiter(const char *line, size_t len)
 		for (size_t k = 0; k < 2; k++) {
 			size_t pattern_len = strlen(patterns[k]);
 
-			if (seen >= pattern_len &&
+			if (seen < pattern_len ||
 			    memcmp(recent + sizeof(recent) - pattern_len,
-			    patterns[k], pattern_len) == 0)
-				return true;
+			    patterns[k], pattern_len) != 0)
+				continue;
+			*contains = true;
+			*starts = *starts || seen == pattern_len;
 		}
 	}
-	return false;
 }
 
-/* Returns the length of the line terminator at text[i], or 0. */
+bool
+edge_fence_line_resembles_delimiter(const char *line, size_t len)
+{
+	bool starts, contains;
+
+	scan_letters(line, len, &starts, &contains);
+	return starts;
+}
+
+bool
+edge_fence_line_contains_delimiter(const char *line, size_t len)
+{
+	bool starts, contains;
+
+	scan_letters(line, len, &starts, &contains);
+	return contains;
+}
+
+/* Returns the length of a line terminator at text[i] that every reader
+ * honours (CR, LF, CR LF, U+2028, U+2029), or 0. */
 static size_t
-terminator_length(const unsigned char *text, size_t len, size_t i)
+hard_terminator_length(const unsigned char *text, size_t len, size_t i)
 {
 	unsigned char c = text[i];
 
-	if (c == '\n' || c == '\v' || c == '\f')
+	if (c == '\n')
 		return 1;
 	if (c == '\r')
 		return i + 1 < len && text[i + 1] == '\n' ? 2 : 1;
-	/* U+0085 is C2 85; U+2028 and U+2029 are E2 80 A8 and E2 80 A9. */
-	if (c == 0xc2 && i + 1 < len && text[i + 1] == 0x85)
-		return 2;
+	/* U+2028 and U+2029 are E2 80 A8 and E2 80 A9. */
 	if (c == 0xe2 && i + 2 < len && text[i + 1] == 0x80 &&
 	    (text[i + 2] == 0xa8 || text[i + 2] == 0xa9))
 		return 3;
+	return 0;
+}
+
+/* Returns the length of a separator at text[i] that only some readers treat
+ * as a line end (VT, FF, the information separators 0x1C to 0x1E that
+ * Python's splitlines honours, and U+0085), or 0. */
+static size_t
+soft_terminator_length(const unsigned char *text, size_t len, size_t i)
+{
+	unsigned char c = text[i];
+
+	if (c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e))
+		return 1;
+	/* U+0085 is C2 85. */
+	if (c == 0xc2 && i + 1 < len && text[i + 1] == 0x85)
+		return 2;
 	return 0;
 }
 
@@ -136,26 +179,55 @@ append_without_nul(edge_buf *out, const char *text, size_t len)
 	edge_buf_append(out, text, len);
 }
 
+/* Appends one line (without its hard terminator). The line is prefixed when
+ * its letters contain a delimiter anywhere; each part after a soft separator
+ * is prefixed too when it contains one, so no reader, however it splits the
+ * line, sees a line that starts like a delimiter. */
+static void
+append_line(edge_buf *out, const char *line, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)line;
+	size_t part_start = 0, i = 0;
+
+	if (!edge_fence_line_contains_delimiter(line, len)) {
+		append_without_nul(out, line, len);
+		return;
+	}
+	edge_buf_append_str(out, EDGE_FENCE_NEUTRALIZED_PREFIX);
+	while (i < len) {
+		size_t separator = soft_terminator_length(p, len, i);
+
+		if (separator == 0) {
+			i++;
+			continue;
+		}
+		i += separator;
+		append_without_nul(out, line + part_start, i - part_start);
+		part_start = i;
+		/* The rest of the line, not only this part: a reader may ignore some separators. */
+		if (edge_fence_line_contains_delimiter(line + i, len - i))
+			edge_buf_append_str(out, EDGE_FENCE_NEUTRALIZED_PREFIX);
+	}
+	append_without_nul(out, line + part_start, len - part_start);
+}
+
 void
 edge_fence_append_neutralized(edge_buf *out, const char *text, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)text;
 	size_t line_start = 0, i = 0;
 
-	while (i <= len) {
-		size_t end_len = i < len ? terminator_length(p, len, i) : 0;
+	while (i < len) {
+		size_t end_len = hard_terminator_length(p, len, i);
 
-		if (i < len && end_len == 0) {
+		if (end_len == 0) {
 			i++;
 			continue;
 		}
-		if (edge_fence_line_resembles_delimiter(text + line_start,
-		    i - line_start))
-			edge_buf_append_str(out, EDGE_FENCE_NEUTRALIZED_PREFIX);
-		append_without_nul(out, text + line_start, i - line_start + end_len);
-		if (i == len)
-			break;
+		append_line(out, text + line_start, i - line_start);
+		edge_buf_append(out, text + i, end_len);
 		i += end_len;
 		line_start = i;
 	}
+	append_line(out, text + line_start, len - line_start);
 }

@@ -18,16 +18,24 @@
 
 /* Returns true when one line (without its terminator, UTF-8) resembles a
  * delimiter: after dropping every character that is not a letter, mapping
- * look-alike letters (fullwidth, mathematical, circled, Cyrillic and Greek
- * homoglyphs) to Latin ones and folding case, it contains
- * "beginexternaldata" or "endexternaldata". Containing, not only starting
- * with, is stricter than needed, and harmless for ordinary data. */
+ * look-alike letters (accented, fullwidth, mathematical, circled, Cyrillic
+ * and Greek homoglyphs) to Latin ones and folding case, it starts with
+ * "beginexternaldata" or "endexternaldata". */
 bool edge_fence_line_resembles_delimiter(const char *line, size_t len);
 
-/* Appends text (UTF-8) to out, prefixing every line that resembles a
- * delimiter with EDGE_FENCE_NEUTRALIZED_PREFIX. CR, LF, CR LF, U+2028,
- * U+2029, U+0085, VT and FF all end a line; terminators are kept as sent.
- * NUL bytes become U+FFFD, since PostgreSQL text cannot hold them. */
+/* Returns true when the letters of a line, mapped the same way, contain one
+ * of those patterns anywhere. */
+bool edge_fence_line_contains_delimiter(const char *line, size_t len);
+
+/* Appends text (UTF-8) to out and neutralizes every line whose letters
+ * contain a delimiter pattern, by putting EDGE_FENCE_NEUTRALIZED_PREFIX
+ * before it. Containing is stricter than resembling, and harmless for
+ * ordinary data. CR, LF, CR LF, U+2028 and U+2029 end a line. VT, FF,
+ * 0x1C to 0x1E and U+0085, which only some readers treat as line ends, get
+ * the prefix too where the rest of the line contains a pattern, so that no
+ * way of splitting the text yields a line resembling a delimiter.
+ * Terminators are kept as sent. NUL bytes become U+FFFD, since PostgreSQL
+ * text cannot hold them. */
 void edge_fence_append_neutralized(edge_buf *out, const char *text, size_t len);
 
 #endif

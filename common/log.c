@@ -2,6 +2,7 @@
 #include "log.h"
 #include "utf8.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -42,43 +43,87 @@ edge_log_set_request_id(const char *request_id)
 	    request_id == NULL ? "" : request_id);
 }
 
-void
-edge_log_escape(const char *text, size_t len, char *out, size_t out_size)
+/* Appends one escape to out; the caller keeps room for it. */
+static size_t
+put_escape(char *out, bool json, unsigned char byte, bool control)
 {
 	static const char hex[] = "0123456789abcdef";
+
+	/* JSON has \u00XX for control characters; an invalid byte stays visible as the text \xNN. */
+	if (json && control) {
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[byte >> 4];
+		out[5] = hex[byte & 0xf];
+		return 6;
+	}
+	if (json) {
+		memcpy(out, "\\\\x", 3);
+		out[3] = hex[byte >> 4];
+		out[4] = hex[byte & 0xf];
+		return 5;
+	}
+	out[0] = '\\';
+	out[1] = 'x';
+	out[2] = hex[byte >> 4];
+	out[3] = hex[byte & 0xf];
+	return 4;
+}
+
+/* Escapes text for a text line (json false) or a JSON string (json true). */
+static void
+escape_for(bool json, const char *text, size_t len, char *out, size_t out_size)
+{
 	size_t in = 0, used = 0;
 
 	if (out_size == 0)
 		return;
 
-	/* Keep room for a 4-byte escape, "..." and the terminating NUL. */
-	while (in < len && used + 8 < out_size) {
-		unsigned char c = (unsigned char)text[in];
-		size_t seq = edge_utf8_sequence_length(
-		    (const unsigned char *)text + in, len - in);
+	/* Keep room for the longest escape (two 6-byte ones), "..." and the NUL. */
+	while (in < len && used + 16 <= out_size) {
+		const unsigned char *p = (const unsigned char *)text + in;
+		size_t seq = edge_utf8_sequence_length(p, len - in);
 
-		if (c >= 0x80 && seq > 0) {
-			memcpy(out + used, text + in, seq);
+		/* U+0080 to U+009F (C2 80 to C2 9F) are control characters too. */
+		if (seq == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			/* In JSON the code point is the second byte; in text the bytes show as sent. */
+			if (!json)
+				used += put_escape(out + used, false, p[0], true);
+			used += put_escape(out + used, json, p[1], true);
+			in += 2;
+		} else if (seq > 1) {
+			memcpy(out + used, p, seq);
 			used += seq;
 			in += seq;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f || c >= 0x80 || c == '\\' ||
-		    (c == '"' && log_format == EDGE_LOG_JSON)) {
-			out[used++] = '\\';
-			out[used++] = 'x';
-			out[used++] = hex[c >> 4];
-			out[used++] = hex[c & 0xf];
+		} else if (seq == 0) {
+			used += put_escape(out + used, json, p[0], false);
+			in++;
+		} else if (p[0] < 0x20 || p[0] == 0x7f) {
+			used += put_escape(out + used, json, p[0], true);
+			in++;
+		} else if (p[0] == '\\' || (json && p[0] == '"')) {
+			if (json) {
+				out[used++] = '\\';
+				out[used++] = (char)p[0];
+			} else {
+				used += put_escape(out + used, false, p[0], true);
+			}
+			in++;
 		} else {
-			out[used++] = (char)c;
+			out[used++] = (char)p[0];
+			in++;
 		}
-		in++;
 	}
-	if (in < len) {
+	if (in < len && used + 4 <= out_size) {
 		memcpy(out + used, "...", 3);
 		used += 3;
 	}
 	out[used] = '\0';
+}
+
+void
+edge_log_escape(const char *text, size_t len, char *out, size_t out_size)
+{
+	escape_for(false, text, len, out, out_size);
 }
 
 static void
@@ -112,7 +157,8 @@ edge_log_v(edge_log_level level, const char *subsystem, const char *fmt,
 		return;
 	if ((size_t)message_len >= sizeof(message))
 		message_len = sizeof(message) - 1;
-	edge_log_escape(message, (size_t)message_len, escaped, sizeof(escaped));
+	escape_for(log_format == EDGE_LOG_JSON, message, (size_t)message_len,
+	    escaped, sizeof(escaped));
 	format_time(when, sizeof(when));
 
 	if (log_format == EDGE_LOG_JSON)
@@ -184,7 +230,8 @@ edge_log_token_prefix(const char *token, char *out)
 void
 edge_log_redact_url(const char *url, char *out, size_t out_size)
 {
-	const char *scheme_end, *at, *authority_end;
+	const char *scheme_end, *at, *authority_end, *password;
+	size_t used;
 
 	if (out_size == 0)
 		return;
@@ -194,16 +241,26 @@ edge_log_redact_url(const char *url, char *out, size_t out_size)
 		return;
 	}
 
-	/* Credentials can only sit in the authority, before the first '/', '?' or '#'. */
-	authority_end = scheme_end + 3 + strcspn(scheme_end + 3, "/?#");
+	/* libpq ends the user information at the last '@' before the first '/'
+	 * ('?' and '#' may sit inside a password), so redact up to there. */
+	authority_end = scheme_end + 3 + strcspn(scheme_end + 3, "/");
 	at = NULL;
 	for (const char *p = scheme_end + 3; p < authority_end; p++)
 		if (*p == '@')
 			at = p;
-	if (at == NULL) {
+	if (at != NULL)
+		snprintf(out, out_size, "%.*s***%s", (int)(scheme_end + 3 - url), url,
+		    at);
+	else
 		snprintf(out, out_size, "%s", url);
-		return;
+
+	/* A password can also travel as a query parameter. */
+	password = strstr(out, "password=");
+	if (password != NULL) {
+		char rest[512];
+
+		used = (size_t)(password - out) + strlen("password=");
+		snprintf(rest, sizeof(rest), "%s", out + used + strcspn(out + used, "&"));
+		snprintf(out + used, out_size - used, "***%s", rest);
 	}
-	snprintf(out, out_size, "%.*s***%s", (int)(scheme_end + 3 - url), url,
-	    at);
 }

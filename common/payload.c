@@ -92,6 +92,18 @@ parse_strict(const char *text, size_t len)
 	return parsed;
 }
 
+static bool
+is_json_null(const char *body, size_t len)
+{
+	size_t start = 0, end = len;
+
+	while (start < len && strchr(" \t\r\n", body[start]) != NULL)
+		start++;
+	while (end > start && strchr(" \t\r\n", body[end - 1]) != NULL)
+		end--;
+	return end - start == 4 && memcmp(body + start, "null", 4) == 0;
+}
+
 edge_err
 edge_payload_decode(const char *body, size_t len, const char *content_type,
     edge_payload *payload)
@@ -113,9 +125,11 @@ edge_payload_decode(const char *body, size_t len, const char *content_type,
 	 * raw control characters in strings), so the strict check comes first. */
 	if (!payload->invalid_utf8 && looks_like_json(body, len, content_type) &&
 	    edge_json_check(body, len, EDGE_PAYLOAD_MAX_DEPTH)) {
+		/* json-c parses "null" into a NULL object, so only a non-null
+		 * document needs json-c's agreement; the strict check passed. */
 		json_object *parsed = parse_strict(body, len);
 
-		if (parsed != NULL) {
+		if (parsed != NULL || is_json_null(body, len)) {
 			payload->document = parsed;
 			payload->json = malloc(len + 1);
 			if (payload->json == NULL)

@@ -26,6 +26,7 @@ typedef struct memory_limiter {
 	edge_limiter base;
 	memory_entry *buckets[TABLE_BUCKETS];
 	size_t key_count;
+	size_t prune_at;	/* key count that triggers the next prune */
 } memory_limiter;
 
 static long long
@@ -118,8 +119,13 @@ memory_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	long long oldest_counted = now;
 	memory_entry *entry;
 
-	if (limiter->key_count >= PRUNE_AT_KEYS)
+	/* When every key is busy a prune frees nothing: wait for twice as many
+	 * keys before scanning again, so the cost stays amortized. */
+	if (limiter->key_count >= limiter->prune_at) {
 		prune_idle(limiter, now);
+		limiter->prune_at = limiter->key_count * 2 > PRUNE_AT_KEYS ?
+		    limiter->key_count * 2 : PRUNE_AT_KEYS;
+	}
 	entry = find_or_add(limiter, key, rule->count);
 	if (entry == NULL)
 		return EDGE_ERR_NOMEM;
@@ -192,6 +198,7 @@ edge_limiter_memory_open(edge_limiter **limiter)
 	if (created == NULL)
 		return EDGE_ERR_NOMEM;
 	created->base.ops = &memory_ops;
+	created->prune_at = PRUNE_AT_KEYS;
 	*limiter = &created->base;
 	return EDGE_OK;
 }

@@ -18,6 +18,7 @@ static bool __attribute__((format(printf, 5, 6), unused))
 check_report(bool passed, const char *name, const char *file, int line,
     const char *detail_fmt, ...)
 {
+	char detail[1024];
 	va_list args;
 
 	check_count++;
@@ -26,17 +27,21 @@ check_report(bool passed, const char *name, const char *file, int line,
 		return true;
 	}
 	check_failures++;
-	printf("not ok - %s (%s:%d: ", name, file, line);
 	va_start(args, detail_fmt);
-	vprintf(detail_fmt, args);
+	vsnprintf(detail, sizeof(detail), detail_fmt, args);
 	va_end(args);
-	printf(")\n");
+
+	/* The result must stay on one line whatever the detail holds. */
+	for (char *p = detail; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
+	printf("not ok - %s (%s:%d: %s)\n", name, file, line, detail);
 	fflush(stdout);
 	return false;
 }
 
-/* Writes len bytes as printable ASCII (other bytes as \xNN, at most 96
- * bytes shown) into out, for failure details. */
+/* Writes len bytes into out as a quoted C string literal (at most 96 bytes
+ * shown, other bytes as \xNN), for failure details. */
 static const char * __attribute__((unused))
 check_show(const void *data, size_t len, char *out, size_t out_size)
 {
@@ -49,7 +54,10 @@ check_show(const void *data, size_t len, char *out, size_t out_size)
 	}
 	out[used++] = '"';
 	for (size_t i = 0; i < len && i < 96 && used + 8 < out_size; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+		if (p[i] == '"' || p[i] == '\\') {
+			out[used++] = '\\';
+			out[used++] = (char)p[i];
+		} else if (p[i] >= 0x20 && p[i] < 0x7f)
 			out[used++] = (char)p[i];
 		else
 			used += (size_t)snprintf(out + used, out_size - used,
@@ -117,6 +125,14 @@ check_mem_equal(const void *actual, size_t actual_len, const void *expected,
 #define CHECK_MEM_EQ(actual, actual_len, expected, expected_len, name) \
 	check_mem_equal((actual), (actual_len), (expected), (expected_len), \
 	    (name), __FILE__, __LINE__)
+
+/* Reports a check that could not run, as TAP's "# SKIP" directive. */
+static void __attribute__((unused))
+check_skip(const char *name, const char *reason)
+{
+	check_count++;
+	printf("ok - %s # SKIP %s\n", name, reason);
+}
 
 /* Prints the plan and a summary line; returns 0 when every check passed,
  * 1 otherwise, for use as main's return value. */
