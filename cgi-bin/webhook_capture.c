@@ -37,6 +37,8 @@ normalize_name(const char *name, char *out)
 	out[i] = '\0';
 }
 
+/* Appends a header name or value as a JSON string; bytes that are not UTF-8
+ * become \xNN text, since PostgreSQL's json type takes only UTF-8. */
 static void
 append_value(edge_buf *out, const char *value)
 {
@@ -50,6 +52,15 @@ append_value(edge_buf *out, const char *value)
 	/* Keep the value readable rather than dropping it: bad bytes become \xNN. */
 	edge_log_escape(value, len, escaped, sizeof(escaped));
 	edge_json_append_string(out, escaped, strlen(escaped));
+}
+
+const char *
+webhook_printable_header(const char *value, char *out, size_t out_size)
+{
+	if (value == NULL || edge_utf8_valid(value, strlen(value)))
+		return value;
+	edge_log_escape(value, strlen(value), out, out_size);
+	return out;
 }
 
 void
@@ -75,7 +86,7 @@ webhook_capture_headers(const edge_request *req,
 		if (!first)
 			edge_buf_append_str(out, ", ");
 		first = false;
-		edge_json_append_string(out, name, strlen(name));
+		append_value(out, name);
 		edge_buf_append_str(out, ": ");
 		append_value(out, equals + 1);
 	}

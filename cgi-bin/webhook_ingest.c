@@ -357,7 +357,7 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 	webhook_row row = { 0 };
 	edge_rate_decision decision;
 	char path[EDGE_PATH_MAX], source_ip[EDGE_IP_TEXT_SIZE];
-	char key[EDGE_RATE_KEY_SIZE];
+	char key[EDGE_RATE_KEY_SIZE], content_type[1024];
 	const char *method = edge_request_param(req, "REQUEST_METHOD");
 	const char *board_raw, *webhook_raw;
 	size_t board_len, webhook_len, declared_len, body_len = 0;
@@ -419,7 +419,9 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 
 	edge_ip_format(&client, source_ip);
 	delivery.source_ip = source_ip;
-	delivery.content_type = edge_request_param(req, "CONTENT_TYPE");
+	delivery.content_type = webhook_printable_header(
+	    edge_request_param(req, "CONTENT_TYPE"), content_type,
+	    sizeof(content_type));
 	store_and_respond(req, state, &delivery, &row, body, body_len);
 
 done:

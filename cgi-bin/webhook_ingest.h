@@ -67,6 +67,11 @@ edge_err webhook_store(edge_db *db, const webhook_delivery *delivery);
 void webhook_capture_headers(const edge_request *req,
 	const char *own_signature_header, edge_buf *out);
 
+/* Returns value when it is UTF-8 (or NULL), else its \xNN-escaped form
+ * written into out, for columns that take only UTF-8 text. */
+const char *webhook_printable_header(const char *value, char *out,
+	size_t out_size);
+
 /* Builds the board memory text: ids and inspect path, then the webhook's
  * description and a bounded payload preview inside the external-data fence. */
 void webhook_note_content(const webhook_delivery *delivery,

@@ -107,7 +107,11 @@ edge_db_connect(edge_db *db)
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
 	edge_err err;
 
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+	/* A server restart closes idle connections with a FATAL message that
+	 * waits unread in the socket: read it now, so the statement goes out on
+	 * a fresh connection instead of failing on the dead one. */
+	if (db->conn != NULL && PQconsumeInput(db->conn) &&
+	    PQstatus(db->conn) == CONNECTION_OK)
 		return EDGE_OK;
 	edge_db_close(db);
 
@@ -194,21 +198,30 @@ flush_and_wait(edge_db *db, long long deadline)
 	return EDGE_OK;
 }
 
-edge_err
-edge_db_run(edge_db *db, const char *statement, int param_count,
-    const char *const *values, const int *lengths, unsigned timeout_ms,
-    PGresult **result)
+/* Returns true for the errors a server sends to a connection it closes
+ * before running anything more on it (57P01 admin shutdown, 57P02 crash
+ * shutdown, 57P03 cannot connect now). */
+static bool
+closed_before_running(const PGresult *result)
 {
-	long long deadline;
+	const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+
+	return state != NULL && strncmp(state, "57P0", 4) == 0;
+}
+
+/* Sends one statement and waits for its result; see edge_db_run. */
+static edge_err
+run_once(edge_db *db, const char *statement, int param_count,
+    const char *const *values, const int *lengths, unsigned timeout_ms,
+    PGresult **result, bool *retryable)
+{
+	long long deadline = now_ms() + timeout_ms;
 	ExecStatusType status;
 	PGresult *extra;
 	edge_err err;
 
 	*result = NULL;
-	if ((err = edge_db_connect(db)) != EDGE_OK)
-		return err;
-
-	deadline = now_ms() + timeout_ms;
+	*retryable = false;
 	if (!PQsendQueryPrepared(db->conn, statement, param_count, values,
 	    lengths, NULL, 0)) {
 		log_connection_error(db->conn, "sending a statement failed");
@@ -237,12 +250,41 @@ edge_db_run(edge_db *db, const char *statement, int param_count,
 	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
 		return EDGE_OK;
 
-	edge_log(EDGE_LOG_ERROR, "db", "statement %s failed: SQLSTATE %s: %s",
-	    statement, PQresultErrorField(*result, PG_DIAG_SQLSTATE) ?: "none",
-	    PQresultErrorField(*result, PG_DIAG_MESSAGE_PRIMARY) ?: "no message");
+	*retryable = closed_before_running(*result);
+	edge_log(*retryable ? EDGE_LOG_INFO : EDGE_LOG_ERROR, "db",
+	    "statement %s failed: SQLSTATE %s: %s%s", statement,
+	    PQresultErrorField(*result, PG_DIAG_SQLSTATE) ?: "none",
+	    PQresultErrorField(*result, PG_DIAG_MESSAGE_PRIMARY) ?: "no message",
+	    *retryable ? "; retrying on a new connection" : "");
 	PQclear(*result);
 	*result = NULL;
-	if (PQstatus(db->conn) != CONNECTION_OK)
+	if (*retryable || PQstatus(db->conn) != CONNECTION_OK)
 		edge_db_close(db);
 	return EDGE_ERR_STORE;
+}
+
+edge_err
+edge_db_run(edge_db *db, const char *statement, int param_count,
+    const char *const *values, const int *lengths, unsigned timeout_ms,
+    PGresult **result)
+{
+	bool reused = db->conn != NULL, retryable;
+	edge_err err;
+
+	*result = NULL;
+	if ((err = edge_db_connect(db)) != EDGE_OK)
+		return err;
+
+	/* A connection kept from an earlier request may have been closed by a
+	 * server restart without the closing message reaching us until now. The
+	 * statement then never ran, so one retry on a new connection is safe. */
+	err = run_once(db, statement, param_count, values, lengths, timeout_ms,
+	    result, &retryable);
+	if (err != EDGE_OK && retryable && reused) {
+		if ((err = edge_db_connect(db)) != EDGE_OK)
+			return err;
+		err = run_once(db, statement, param_count, values, lengths,
+		    timeout_ms, result, &retryable);
+	}
+	return err;
 }
