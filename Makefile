@@ -49,9 +49,10 @@ COMMON_OBJECTS := $(COMMON_SOURCES:%.c=$(BUILD)/%.o)
 LIBRARY := $(BUILD)/libedge.a
 
 # One entry per endpoint: its binary and the sources that make it.
-PROGRAMS := webhook-ingest
+PROGRAMS := webhook-ingest agent-auth
 webhook-ingest_SOURCES := cgi-bin/webhook_ingest.c cgi-bin/webhook_store.c \
 	cgi-bin/webhook_capture.c cgi-bin/webhook_note.c
+agent-auth_SOURCES := cgi-bin/agent_auth.c cgi-bin/agent_lookup.c cgi-bin/agent_routes.c
 
 BINARIES := $(PROGRAMS:%=$(BINDIR)/%)
 
@@ -61,7 +62,7 @@ ADMIN_SOURCES := $(wildcard admin/*.c)
 ADMIN_OBJECTS := $(ADMIN_SOURCES:%.c=$(BUILD)/%.o)
 UNIT_SOURCES := $(wildcard tests/unit/test_*.c)
 UNIT_BINARIES := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
-BENCH_BINARIES := $(BUILD)/bench/bare-insert
+BENCH_BINARIES := $(BUILD)/bench/bare-insert $(BUILD)/bench/bare-evalsha
 
 ALL_CFLAGS = $(EDGE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EDGE_LDFLAGS) $(LDFLAGS)

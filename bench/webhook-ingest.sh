@@ -195,7 +195,9 @@ start_lighttpd() {
 	mkdir -p "$state/bin" "$state/htdocs" "$state/uploads"
 	# The web server's user may not reach this clone, so it runs a copy.
 	cp "$binary" "$state/bin/webhook-ingest"
-	chmod 0755 "$state" "$state/bin" "$state/bin/webhook-ingest"
+	# lighttpd.conf starts every program it names, so the others must be there too.
+	cp "$root/cgi-bin/agent-auth" "$state/bin/agent-auth"
+	chmod 0755 "$state" "$state/bin" "$state/bin/webhook-ingest" "$state/bin/agent-auth"
 	if [ "$(id -u)" = 0 ]; then
 		touch "$state/error.log"
 		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" \

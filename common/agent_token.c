@@ -13,7 +13,7 @@
 
 #define HASH_ALGORITHM "pbkdf2_sha256"
 
-/* Longest salt a stored hash may carry; upstream writes 16 bytes. */
+/* Maximum salt length of a stored hash, in bytes; upstream writes 16. */
 #define SALT_MAX 256
 
 static const char alphabet[] =

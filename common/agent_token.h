@@ -16,7 +16,8 @@
 #define EDGE_AGENT_TOKEN_BYTES 32
 #define EDGE_AGENT_TOKEN_SIZE 44	/* 43 characters and NUL */
 
-/* Longest token the suite looks up; longer ones are invalid without any work. */
+/* Maximum length of a token that is looked up. Longer ones are invalid
+ * without any work. */
 #define EDGE_AGENT_TOKEN_MAX 256
 
 /* Upstream's parameters for new hashes. */

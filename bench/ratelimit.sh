@@ -1,0 +1,529 @@
+#!/bin/sh
+# Load benchmark of the rate limiter's stores, on loopback.
+#
+#   bench/ratelimit.sh
+#
+# One run does the following, in a new folder under /tmp that it removes at exit:
+#   1. builds the programs (make all bench-binaries); when the Makefile has
+#      no rule for build/release/bench/bare-evalsha, compiles it into the
+#      run's folder with the Makefile's flags;
+#   2. starts a private PostgreSQL (scripts/private-postgres, durable
+#      commits), applies sql/schema.sql, seeds the demo board and a webhook
+#      secret, and starts a private redis-server on a loopback TCP port
+#      without persistence;
+#   3. serves each of these through lighttpd.conf with 4 FastCGI processes,
+#      a limit that is never reached (100000/60), RATE_LIMIT_FAIL_OPEN=false
+#      (so a store failure shows as 503, not as a 2xx) and 127.0.0.1 as a
+#      trusted proxy, and loads it with wrk: a warm-up, then the measured run:
+#        ingest-redis     webhook-ingest, RATE_LIMIT_BACKEND=redis
+#        bare-evalsha     bench/bare-evalsha in place of webhook-ingest: one
+#                         EVALSHA of the same script per request, then 200
+#        ingest-postgres  webhook-ingest, RATE_LIMIT_BACKEND=postgres
+#        ingest-memory    webhook-ingest, RATE_LIMIT_BACKEND=memory (no store
+#                         round trip), to show what the Redis limiter adds
+#      and repeats that sequence BENCH_ROUNDS times;
+#   4. prints a table per round: 2xx responses per second, p50/p99 latency,
+#      the CPU time per 2xx response of each part and the share of the CPUs
+#      that went to other work on the machine. Then it prints the mean of
+#      the rounds and the ratios between the runs.
+#
+# Every request carries the same 1024-byte JSON body, its valid
+# X-Hub-Signature-256 and one of 2 x BENCH_ADDRESSES_PER_THREAD distinct
+# X-Forwarded-For addresses (10.t.x.y, header text only), sent by
+# bench/signed-post.lua, so each limiter updates thousands of keys and the
+# bare responder an equally spread set ("agent-auth:<address>", the key it
+# builds). Only 2xx responses count towards throughput; other statuses and
+# socket errors are printed beside them. The number of limiter keys after
+# each run is printed too.
+#
+# What the ratios compare: webhook-ingest does, besides the limiter, a
+# lookup of the board and webhook and a durable three-row insert (payload,
+# board memory, notification outbox) per delivery, while bare-evalsha does
+# only the EVALSHA. So ingest-redis / bare-evalsha is bounded by the cost of
+# that storage, and ingest-redis / ingest-memory is the part of the
+# endpoint's throughput that the Redis limiter costs.
+#
+# Settings (environment):
+#   BENCH_SECONDS               measured seconds per run (default 15)
+#   BENCH_WARMUP_SECONDS        warm-up seconds per run (default 3)
+#   BENCH_ADDRESSES_PER_THREAD  X-Forwarded-For values per wrk thread (default 2048)
+#   BENCH_ROUNDS                how often the four runs are repeated (default 2)
+#   BENCH_PORT                  loopback TCP port of lighttpd (default: a free one)
+#   BENCH_BUILD                 1 (default) runs make first; 0 uses the binaries as built
+# The programs inherit this environment, so LOG_LEVEL or LOG_FORMAT set by the
+# caller reach them. wrk runs with 2 threads and 32 connections. As root,
+# PostgreSQL runs as "postgres" and lighttpd drops to www-data (EDGE_USER).
+set -eu
+
+PROGRAM=${0##*/}
+THREADS=2
+CONNECTIONS=32
+FCGI_PROCS=4
+TARGET_RATIO=0.85
+BODY_BYTES=1024
+LIMIT=100000/60
+RUNS="ingest-redis bare-evalsha ingest-postgres ingest-memory"
+# The demo seed's ids (sql/demo-seed.sql).
+BOARD_ID=0b3c4d5e-0000-4000-8000-000000000003
+WEBHOOK_ID=0b3c4d5e-0000-4000-8000-000000000005
+
+seconds=${BENCH_SECONDS:-15}
+warmup_seconds=${BENCH_WARMUP_SECONDS:-3}
+addresses_per_thread=${BENCH_ADDRESSES_PER_THREAD:-2048}
+rounds=${BENCH_ROUNDS:-2}
+
+die() {
+	printf '%s: %s\n' "$PROGRAM" "$*" >&2
+	exit 1
+}
+
+for setting in "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
+	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread" "BENCH_ROUNDS=$rounds"; do
+	case ${setting#*=} in
+	'' | *[!0-9]* | 0) die "${setting%%=*} must be a positive whole number, not '${setting#*=}'" ;;
+	esac
+done
+[ "$addresses_per_thread" -le 65536 ] ||
+	die "BENCH_ADDRESSES_PER_THREAD must be at most 65536, not $addresses_per_thread"
+[ $((THREADS * addresses_per_thread)) -ge 1000 ] ||
+	echo "$PROGRAM: note: $((THREADS * addresses_per_thread)) client addresses; the limiter comparison needs at least 1000" >&2
+
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$root"
+
+for tool in lighttpd psql openssl curl ss timeout make wrk redis-server redis-cli awk cc pkg-config; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		die "$tool is not installed; install it (scripts/install-deps --test) and run again"
+done
+
+ingest_binary=$root/cgi-bin/webhook-ingest
+bare_binary=$root/build/release/bench/bare-evalsha
+case ${BENCH_BUILD:-1} in
+1)
+	make --no-print-directory all bench-binaries >/dev/null ||
+		die "building the programs failed (make all bench-binaries); fix the build, or set BENCH_BUILD=0 to measure the binaries already built"
+	;;
+0) ;;
+*) die "BENCH_BUILD must be 1 or 0, not '$BENCH_BUILD'" ;;
+esac
+[ -x "$ingest_binary" ] || die "$ingest_binary is missing; run make"
+
+# Everything this run creates lives under work_dir, and cleanup stops what runs there.
+work_dir=$(mktemp -d /tmp/mc-edge-bench-ratelimit.XXXXXX)
+chmod 0755 "$work_dir"
+pg_dir=$work_dir/postgres
+results_dir=$work_dir/results
+mkdir "$results_dir"
+lighttpd_pid=
+redis_pid=
+
+stop_lighttpd() {
+	if [ -n "$lighttpd_pid" ]; then
+		kill "$lighttpd_pid" 2>/dev/null || true
+		wait "$lighttpd_pid" 2>/dev/null || true
+		lighttpd_pid=
+	fi
+}
+
+cleanup() {
+	status=$?
+	trap - EXIT INT TERM
+	stop_lighttpd
+	if [ -n "$redis_pid" ]; then
+		kill "$redis_pid" 2>/dev/null || true
+		wait "$redis_pid" 2>/dev/null || true
+	fi
+	scripts/private-postgres stop "$pg_dir" >/dev/null 2>&1 ||
+		echo "$PROGRAM: stopping PostgreSQL in $pg_dir failed" >&2
+	rm -rf "$work_dir"
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The Makefile of this tree may lack the bench rule for bare-evalsha; the
+# same flags then build it here.
+if [ ! -x "$bare_binary" ]; then
+	echo "$PROGRAM: $bare_binary is missing; compiling bench/bare-evalsha.c into $work_dir" >&2
+	[ -f build/release/libedge.a ] || die "build/release/libedge.a is missing; run make"
+	packages="libpq json-c openssl hiredis"
+	# shellcheck disable=SC2046 # pkg-config prints several flags
+	cc -std=c11 -D_GNU_SOURCE -O2 -Icommon $(pkg-config --cflags $packages) \
+		bench/bare-evalsha.c build/release/libedge.a $(pkg-config --libs $packages) -lfcgi \
+		-o "$work_dir/bare-evalsha" || die "compiling bench/bare-evalsha.c failed"
+	bare_binary=$work_dir/bare-evalsha
+fi
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on and that differs
+# from $1 (pass "" for none): a random one from 20000 to 59999.
+pick_port() {
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		candidate=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+		if [ "$candidate" != "$1" ] && [ -z "$(ss -Hltn "sport = :$candidate")" ]; then
+			printf '%s\n' "$candidate"
+			return 0
+		fi
+	done
+	die "no free TCP port found on 127.0.0.1 after 20 tries; set BENCH_PORT"
+}
+
+# Writes the fixed JSON body, exactly BODY_BYTES long, to $1.
+write_body() {
+	prefix='{"ref": "refs/heads/main", "repository": {"id": 1296269, "full_name": "octo-org/octo-repo"}, "pusher": {"name": "octocat"}, "head_commit": {"message": "Update README.md"}, "padding": "'
+	suffix='"}'
+	padding=$((BODY_BYTES - ${#prefix} - ${#suffix}))
+	{
+		printf '%s' "$prefix"
+		head -c "$padding" /dev/zero | tr '\0' 'x'
+		printf '%s' "$suffix"
+	} >"$1"
+	[ "$(wc -c <"$1")" -eq "$BODY_BYTES" ] || die "the generated body is not $BODY_BYTES bytes long"
+}
+
+# Runs one SQL command on the benchmark database and prints the value.
+sql() {
+	psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
+}
+
+redis() {
+	redis-cli -h 127.0.0.1 -p "$redis_port" "$@"
+}
+
+# Starts PostgreSQL, applies the schema and seeds the board and webhook.
+start_database() {
+	if [ "$(id -u)" = 0 ]; then
+		install -d -m 0755 -o postgres -g postgres "$pg_dir"
+	fi
+	scripts/private-postgres start "$pg_dir" >/dev/null
+	DATABASE_URL=$(scripts/private-postgres url "$pg_dir")
+	export DATABASE_URL
+	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f sql/schema.sql >/dev/null
+	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v webhook_secret="$secret" \
+		-f sql/demo-seed.sql >/dev/null
+}
+
+start_redis() {
+	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$work_dir" >"$work_dir/redis.log" 2>&1 &
+	redis_pid=$!
+	for _ in $(seq 50); do
+		redis ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "redis-server did not reply to PING on 127.0.0.1:$redis_port; log: $work_dir/redis.log"
+}
+
+# Empties what the programs write, so every run starts from the same state.
+reset_stores() {
+	sql "TRUNCATE board_webhook_payloads, board_memory, edge_webhook_raw_body,
+	     edge_notification_outbox, edge_rate_limit" >/dev/null
+	sql "CHECKPOINT" >/dev/null
+	redis flushall >/dev/null
+}
+
+# Prints the names of the programs that lighttpd.conf starts (its bin-path entries).
+programs_in_config() {
+	sed -n 's/.*edge_bin + "\/\([^"]*\)".*/\1/p' "$root/lighttpd.conf" | sort -u
+}
+
+# Starts lighttpd with the unchanged lighttpd.conf, binary $2 installed as
+# webhook-ingest and the settings $3 (NAME=VALUE words). The state goes in
+# folder $1.
+start_lighttpd() {
+	state=$1
+	binary=$2
+	extra=$3
+
+	mkdir -p "$state/bin" "$state/htdocs" "$state/uploads"
+	# lighttpd refuses to start when a program it must spawn is missing, and
+	# the web server's user may not reach this clone, so it runs copies.
+	# POSIX sh has no local variables, so names here differ from the callers'.
+	for program_name in $(programs_in_config); do
+		[ -x "$root/cgi-bin/$program_name" ] ||
+			die "lighttpd.conf starts $program_name, but cgi-bin/$program_name is missing; run make"
+		cp "$root/cgi-bin/$program_name" "$state/bin/$program_name"
+	done
+	cp "$binary" "$state/bin/webhook-ingest"
+	chmod -R a+rX "$state"
+	if [ "$(id -u)" = 0 ]; then
+		touch "$state/error.log"
+		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" \
+			"$state/htdocs" "$state/uploads"
+	fi
+
+	# shellcheck disable=SC2086 # extra holds NAME=VALUE words
+	env EDGE_ROOT="$root" EDGE_BIN_DIR="$state/bin" EDGE_STATE_DIR="$state" \
+		EDGE_PORT="$port" EDGE_BIND=127.0.0.1 EDGE_FCGI_PROCS=$FCGI_PROCS \
+		RATE_LIMIT_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+		RATE_LIMIT_WEBHOOK_INGEST=$LIMIT RATE_LIMIT_AGENT_AUTH=$LIMIT \
+		RATE_LIMIT_WEBHOOK_INGEST_KEY=ip RATE_LIMIT_FAIL_OPEN=false \
+		TRUSTED_PROXIES=127.0.0.1/32 LOCAL_AUTH_TOKEN="$local_token" $extra \
+		lighttpd -D -f "$root/lighttpd.conf" >"$state/output.log" 2>&1 &
+	# The FastCGI programs log to lighttpd's standard error, output.log.
+	lighttpd_pid=$!
+
+	for _ in $(seq 100); do
+		if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+			return 0
+		fi
+		kill -0 "$lighttpd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$state/error.log" "$state/output.log" >&2 2>/dev/null || true
+	die "lighttpd did not start on 127.0.0.1:$port; logs: $state/error.log, $state/output.log"
+}
+
+# Sends one signed delivery and fails unless the response status is 2xx.
+check_one_delivery() {
+	status=$(curl -sS -o "$work_dir/response" -w '%{http_code}' -X POST "$url" \
+		-H 'Content-Type: application/json' -H "X-Hub-Signature-256: $signature" \
+		-H 'X-Forwarded-For: 10.255.0.1' --data-binary "@$body_file") || status=none
+	case $status in
+	2??) return 0 ;;
+	esac
+	cat "$work_dir/response" >&2 2>/dev/null || true
+	echo >&2
+	tail -n 20 "$1/error.log" "$1/output.log" >&2 2>/dev/null || true
+	die "a signed delivery got HTTP status $status instead of 2xx; logs: $1/error.log, $1/output.log"
+}
+
+# Runs wrk for $1 seconds and prints its RESULT line.
+run_wrk() {
+	# timeout bounds a wrk that would hang; SIGINT makes wrk print its summary.
+	timeout --signal=INT $(($1 + 30)) \
+		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1"s --timeout 10s \
+		-s "$root/bench/signed-post.lua" "$url" \
+		-- "$body_file" "$signature" "$addresses_per_thread" >"$work_dir/wrk.out" 2>&1 ||
+		{ cat "$work_dir/wrk.out" >&2; die "wrk failed"; }
+	grep '^RESULT ' "$work_dir/wrk.out" ||
+		{ cat "$work_dir/wrk.out" >&2; die "wrk printed no RESULT line"; }
+}
+
+# Prints the CPU ticks of the whole machine since boot: all of them, then
+# the busy ones (user, nice, system, irq, softirq).
+machine_ticks() {
+	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy; exit }' /proc/stat
+}
+
+# Prints the user and system CPU ticks of process $1, its reaped children
+# included, plus those of its live direct children.
+tree_ticks() {
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
+		pid = $1
+		# The command name in brackets may hold spaces; fields follow its last ") ".
+		line = $0
+		sub(/^.*\) /, "", line)
+		split(line, f, " ")
+		if (pid == parent)
+			total += f[12] + f[13] + f[14] + f[15]
+		else if (f[2] == parent)
+			total += f[12] + f[13]
+	} END { print total + 0 }'
+}
+
+# Stores in children_ms the CPU milliseconds used so far by the finished
+# children of this shell (wrk). The shell itself must run times, not a subshell.
+read_children_cpu() {
+	times >"$work_dir/times"
+	children_ms=$(awk 'NR == 2 {
+		for (i = 1; i <= 2; i++) {
+			split($i, t, /[ms]/)
+			ms += (t[1] * 60 + t[2]) * 1000
+		}
+		printf "%.0f\n", ms
+	}' "$work_dir/times")
+}
+
+# Prints the number of limiter keys: in Redis, or rows of edge_rate_limit.
+limiter_keys() {
+	case $1 in
+	ingest-postgres) sql "SELECT count(*) FROM edge_rate_limit" ;;
+	ingest-memory) echo "-" ;;
+	*) redis dbsize ;;
+	esac
+}
+
+# Serves run $1 of round $2, warms it up and measures it. Writes the RESULT
+# line, a CPU line and the limiter key count to $results_dir/$1.$2.
+measure() {
+	name=$1
+	state=$work_dir/lighttpd-$name-$2
+	case $name in
+	ingest-redis) run_binary=$ingest_binary run_backend=redis ;;
+	bare-evalsha) run_binary=$bare_binary run_backend=redis ;;
+	ingest-postgres) run_binary=$ingest_binary run_backend=postgres ;;
+	ingest-memory) run_binary=$ingest_binary run_backend=memory ;;
+	*) die "unknown run $name" ;;
+	esac
+
+	reset_stores
+	start_lighttpd "$state" "$run_binary" "RATE_LIMIT_BACKEND=$run_backend"
+	check_one_delivery "$state"
+	echo "round $2, $name: warming up for ${warmup_seconds} s, then measuring for ${seconds} s" >&2
+	run_wrk "$warmup_seconds" >/dev/null
+
+	postmaster_pid=$(head -n 1 "$pg_dir/pgdata/postmaster.pid")
+	machine_before=$(machine_ticks)
+	postgres_before=$(tree_ticks "$postmaster_pid")
+	web_before=$(tree_ticks "$lighttpd_pid")
+	redis_before=$(tree_ticks "$redis_pid")
+	read_children_cpu
+	client_before=$children_ms
+	result=$(run_wrk "$seconds")
+	read_children_cpu
+	client_after=$children_ms
+	redis_after=$(tree_ticks "$redis_pid")
+	web_after=$(tree_ticks "$lighttpd_pid")
+	postgres_after=$(tree_ticks "$postmaster_pid")
+	machine_after=$(machine_ticks)
+	stop_lighttpd
+
+	{
+		printf '%s\n' "$result"
+		echo "$machine_before $machine_after $web_before $web_after $postgres_before" \
+			"$postgres_after $redis_before $redis_after $client_before $client_after" |
+			awk -v hz="$clock_ticks" '{
+			ms = 1000 / hz
+			printf "CPU machine_ms=%.0f busy_ms=%.0f web_ms=%.0f postgres_ms=%.0f redis_ms=%.0f wrk_ms=%.0f\n",
+				($3 - $1) * ms, ($4 - $2) * ms, ($6 - $5) * ms, ($8 - $7) * ms,
+				($10 - $9) * ms, $12 - $11
+		}'
+		echo "KEYS $(limiter_keys "$name")"
+	} >"$results_dir/$name.$2"
+}
+
+secret=$(openssl rand -hex 24)
+# agent-auth, which lighttpd.conf may also start, needs a token at start.
+local_token=$(openssl rand -hex 32)
+body_file=$work_dir/body.json
+write_body "$body_file"
+# The secret is hex, so it passes to openssl as is.
+signature=sha256=$(openssl dgst -sha256 -hmac "$secret" <"$body_file" | sed 's/^.* //')
+if [ -n "${BENCH_PORT:-}" ]; then
+	case $BENCH_PORT in
+	'' | *[!0-9]*) die "BENCH_PORT must be a TCP port number, not '$BENCH_PORT'" ;;
+	esac
+	port=$BENCH_PORT
+else
+	port=$(pick_port "")
+fi
+redis_port=$(pick_port "$port")
+clock_ticks=$(getconf CLK_TCK)
+url=http://127.0.0.1:$port/api/v1/boards/$BOARD_ID/webhooks/$WEBHOOK_ID
+
+start_database
+start_redis
+round=1
+while [ "$round" -le "$rounds" ]; do
+	for name in $RUNS; do
+		measure "$name" "$round"
+	done
+	round=$((round + 1))
+done
+
+# Prints one table row for result file $2 under label $1: throughput,
+# latency, CPU microseconds per 2xx response by part, the machine's busy
+# share, the share used by other work, limiter keys and non-2xx statuses.
+print_row() {
+	awk -v label="$1" '
+	/^RESULT / || /^CPU / {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	}
+	/^KEYS / { keys = $2 }
+	END {
+		ours = v["web_ms"] + v["postgres_ms"] + v["redis_ms"] + v["wrk_ms"]
+		elsewhere = 100 * (v["busy_ms"] - ours) / v["machine_ms"]
+		if (elsewhere < 0)
+			elsewhere = 0
+		per = v["ok"] > 0 ? 1000 / v["ok"] : 0
+		# Inside a printf argument list ">" would redirect the output.
+		statuses = "-"
+		if (v["non2xx"] > 0)
+			statuses = v["non2xx_statuses"]
+		printf "%-16s %7.0f %7.2f %7.2f %7.0f %7.0f %7.0f %7.0f %7.0f %6.0f%% %6.0f%% %6s  %s\n", label,
+			v["ok"] / (v["duration_us"] / 1e6), v["p50_us"] / 1000, v["p99_us"] / 1000,
+			v["web_ms"] * per, v["postgres_ms"] * per, v["redis_ms"] * per, v["wrk_ms"] * per,
+			ours * per, 100 * v["busy_ms"] / v["machine_ms"], elsewhere, keys, statuses
+		socket = v["connect_errors"] + v["read_errors"] + v["write_errors"] + v["timeouts"]
+		if (socket > 0)
+			printf "%-16s socket errors: connect %d, read %d, write %d, timeouts %d\n", "",
+				v["connect_errors"], v["read_errors"], v["write_errors"], v["timeouts"]
+	}' "$2"
+}
+
+# Prints "2xx/s CPU-us-per-2xx other-share%" of result file $1.
+figures() {
+	awk '
+	/^RESULT / || /^CPU / {
+		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	}
+	END {
+		ours = v["web_ms"] + v["postgres_ms"] + v["redis_ms"] + v["wrk_ms"]
+		elsewhere = 100 * (v["busy_ms"] - ours) / v["machine_ms"]
+		printf "%.3f %.1f %.1f\n", v["ok"] / (v["duration_us"] / 1e6),
+			(v["ok"] > 0 ? 1000 * ours / v["ok"] : 0), (elsewhere < 0 ? 0 : elsewhere)
+	}' "$1"
+}
+
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${seconds}s on 127.0.0.1:$port, lighttpd.conf with $FCGI_PROCS FastCGI processes,"
+echo "$BODY_BYTES-byte signed JSON body, $((THREADS * addresses_per_thread)) X-Forwarded-For addresses, limit $LIMIT,"
+echo "Redis on 127.0.0.1:$redis_port (TCP, no persistence), PostgreSQL with durable commits,"
+echo "$(getconf _NPROCESSORS_ONLN) CPUs shared by wrk, lighttpd, the FastCGI processes, PostgreSQL and Redis"
+echo
+echo "CPU columns: microseconds per 2xx response of lighttpd with its FastCGI processes (web),"
+echo "PostgreSQL, Redis and wrk; busy: share of the machine's CPU time in use; other: the share"
+echo "used by anything else (other users' processes, interrupts), which lowers the figures."
+round=1
+while [ "$round" -le "$rounds" ]; do
+	echo
+	echo "round $round of $rounds"
+	printf '%-16s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %6s  %s\n' run '2xx/s' 'p50 ms' 'p99 ms' \
+		web postgres redis wrk sum busy other keys 'non-2xx'
+	for name in $RUNS; do
+		print_row "$name" "$results_dir/$name.$round"
+	done
+	round=$((round + 1))
+done
+
+# Mean 2xx/s, mean CPU per 2xx and the largest "other" share of each run over the rounds.
+for name in $RUNS; do
+	for file in "$results_dir/$name".*; do
+		figures "$file"
+	done | awk -v name="$name" '{ rate += $1; cpu += $2; if ($3 > other) other = $3; n++ }
+		END { printf "%s %.3f %.1f %.0f\n", name, rate / n, cpu / n, other }'
+done >"$work_dir/means"
+
+echo
+echo "mean of $rounds rounds:"
+awk -v target="$TARGET_RATIO" '
+{ rate[$1] = $2; cpu[$1] = $3; other[$1] = $4 }
+END {
+	printf "%-16s %9s %12s %16s\n", "run", "2xx/s", "CPU us/2xx", "max other share"
+	split("ingest-redis bare-evalsha ingest-postgres ingest-memory", names, " ")
+	for (i = 1; i <= 4; i++)
+		printf "%-16s %9.0f %12.0f %15.0f%%\n", names[i], rate[names[i]], cpu[names[i]], other[names[i]]
+	print ""
+	r = rate["ingest-redis"]
+	ratio = rate["bare-evalsha"] > 0 ? r / rate["bare-evalsha"] : 0
+	printf "ingest-redis / bare-evalsha (2xx/s):    %.3f (target >= %.2f: %s)\n", ratio, target,
+		(ratio >= target ? "met" : "NOT met")
+	printf "ingest-redis / ingest-postgres (2xx/s): %.3f\n",
+		(rate["ingest-postgres"] > 0 ? r / rate["ingest-postgres"] : 0)
+	printf "ingest-redis / ingest-memory (2xx/s):   %.3f\n",
+		(rate["ingest-memory"] > 0 ? r / rate["ingest-memory"] : 0)
+	# Time per delivery is 1 / rate when the CPUs are the limit, so the part
+	# of it that the Redis limiter adds over the in-process one is:
+	if (r > 0 && rate["ingest-memory"] > 0)
+		printf "share of webhook-ingest time per delivery spent on the Redis limiter: %.1f%% (throughput), %.1f%% (CPU per 2xx)\n",
+			100 * (1 - r / rate["ingest-memory"]),
+			100 * (cpu["ingest-redis"] - cpu["ingest-memory"]) / cpu["ingest-redis"]
+	if (rate["bare-evalsha"] > 0 && cpu["bare-evalsha"] > 0)
+		printf "CPU per 2xx, ingest-redis / bare-evalsha: %.2f (webhook-ingest also looks up the webhook and stores 3 rows durably)\n",
+			cpu["ingest-redis"] / cpu["bare-evalsha"]
+	for (name in other)
+		if (other[name] > 10)
+			printf "WARNING: up to %.0f%% of the CPU went to other work during the %s runs, so its figures are low.\n",
+				other[name], name
+}' "$work_dir/means"
