@@ -138,6 +138,7 @@ agent_init(const edge_config *config, void **state_out)
 	state->statements[count++] = agent_boards_statements[1];
 	state->statements[count++] = edge_agent_index_key_statement;
 	state->statements[count++] = edge_limiter_postgres_statement;
+	state->statements[count++] = edge_limiter_postgres_peek_statement;
 	edge_db_init(&state->db, config->database_url, state->statements, count);
 
 	err = edge_limiter_open(config, &state->db, FCGX_IsCGI(), &state->limiter);
@@ -184,20 +185,26 @@ resolve_client(const edge_request *req, const edge_config *config,
 	    &config->trusted_proxies, client);
 }
 
-/* Counts the attempt; returns false after responding 429 or 503.
- * NOTE: RATE_LIMIT_AGENT_AUTH_SCOPE=failures is accepted but still counts
- * every attempt, because deciding before the token work without recording
- * needs a read-only check that the limiter stores do not offer yet. */
+/* Decides the attempt before any token work; returns false after responding
+ * 429 or 503. With RATE_LIMIT_AGENT_AUTH_SCOPE=attempts (upstream's rule)
+ * every attempt is recorded here. With failures, this only checks the
+ * bucket, and record_failure counts the attempts that end in 401, so a
+ * fleet of agents behind one address is not throttled by its successes. */
 static bool
 check_rate_limit(edge_request *req, const edge_config *config,
-    agent_state *state, const edge_ip *client)
+    agent_state *state, const char *key)
 {
-	char key[EDGE_RATE_KEY_SIZE], retry[16];
+	char retry[16];
 	edge_rate_decision decision;
+	edge_err err;
 
-	edge_rate_key(ENDPOINT, client, NULL, key);
-	if (edge_limiter_check(state->limiter, key, &config->limit_agent_auth,
-	    &decision) != EDGE_OK) {
+	if (config->agent_auth_scope == EDGE_AUTH_SCOPE_FAILURES)
+		err = edge_limiter_peek(state->limiter, key,
+		    &config->limit_agent_auth, &decision);
+	else
+		err = edge_limiter_check(state->limiter, key,
+		    &config->limit_agent_auth, &decision);
+	if (err != EDGE_OK) {
 		agent_respond_store_unavailable(req, state);
 		return false;
 	}
@@ -210,6 +217,20 @@ check_rate_limit(edge_request *req, const edge_config *config,
 	agent_respond_error(req, state, 429, "Too many requests.",
 	    (const edge_header[]){ { "Retry-After", retry } }, 1);
 	return false;
+}
+
+/* Records a failed attempt when only failures count. */
+static void
+record_failure(const edge_request *req, const edge_config *config,
+    agent_state *state, const char *key)
+{
+	edge_rate_decision decision;
+
+	if (config->agent_auth_scope != EDGE_AUTH_SCOPE_FAILURES ||
+	    req->status != 401)
+		return;
+	(void)edge_limiter_check(state->limiter, key, &config->limit_agent_auth,
+	    &decision);
 }
 
 /* Returns true when the web server runs this request as an authorizer.
@@ -306,6 +327,7 @@ agent_handle(edge_request *req, const edge_config *config, void *opaque)
 	agent_identity identity;
 	char path[EDGE_PATH_MAX];
 	edge_ip client;
+	char key[EDGE_RATE_KEY_SIZE];
 
 	state->request_pbkdf2_start = edge_pbkdf2_runs();
 	if (!edge_request_path(req, path, sizeof(path))) {
@@ -330,11 +352,15 @@ agent_handle(edge_request *req, const edge_config *config, void *opaque)
 		}
 	}
 
-	/* Every attempt counts before any token work. */
+	/* The rate limit comes before any token work. */
 	resolve_client(req, config, &client);
-	if (!check_rate_limit(req, config, state, &client) ||
-	    !authenticate_request(req, state, path, &identity))
+	edge_rate_key(ENDPOINT, &client, NULL, key);
+	if (!check_rate_limit(req, config, state, key))
 		return;
+	if (!authenticate_request(req, state, path, &identity)) {
+		record_failure(req, config, state, key);
+		return;
+	}
 
 	if (authorizer)
 		respond_authorized(req, &identity);

@@ -71,6 +71,19 @@ edge_limiter_check(edge_limiter *limiter, const char *key,
 	return edge_limiter_fail(limiter, rule, err, decision);
 }
 
+edge_err
+edge_limiter_peek(edge_limiter *limiter, const char *key,
+    const edge_rate_rule *rule, edge_rate_decision *decision)
+{
+	edge_err err;
+
+	limiter->failure[0] = '\0';
+	err = limiter->ops->peek(limiter, key, rule, decision);
+	if (err == EDGE_OK)
+		return EDGE_OK;
+	return edge_limiter_fail(limiter, rule, err, decision);
+}
+
 void
 edge_limiter_close(edge_limiter *limiter)
 {

@@ -28,11 +28,16 @@ typedef struct edge_rate_decision {
 
 typedef struct edge_limiter edge_limiter;
 
-/* One store. hit records an attempt under key and decides it; it returns
- * EDGE_OK, or EDGE_ERR_STORE / EDGE_ERR_TIMEOUT when the store failed. */
+/* One store. hit records an attempt under key and decides it; peek decides
+ * whether an attempt would be allowed without recording one (for
+ * RATE_LIMIT_AGENT_AUTH_SCOPE=failures, where only failures are recorded).
+ * Both return EDGE_OK, or EDGE_ERR_STORE / EDGE_ERR_TIMEOUT when the store
+ * failed. */
 typedef struct edge_limiter_ops {
 	const char *name;
 	edge_err (*hit)(edge_limiter *limiter, const char *key,
+		const edge_rate_rule *rule, edge_rate_decision *decision);
+	edge_err (*peek)(edge_limiter *limiter, const char *key,
 		const edge_rate_rule *rule, edge_rate_decision *decision);
 	void (*destroy)(edge_limiter *limiter);
 } edge_limiter_ops;
@@ -54,6 +59,11 @@ edge_err edge_limiter_open(const edge_config *config, edge_db *db,
  * returns EDGE_OK with an allowing decision, or EDGE_ERR_STORE, and then
  * the caller responds 503. */
 edge_err edge_limiter_check(edge_limiter *limiter, const char *key,
+	const edge_rate_rule *rule, edge_rate_decision *decision);
+
+/* Decides whether an attempt under key would be allowed, recording nothing;
+ * store failures are handled as in edge_limiter_check. */
+edge_err edge_limiter_peek(edge_limiter *limiter, const char *key,
 	const edge_rate_rule *rule, edge_rate_decision *decision);
 
 /* Applies the fail-open policy after a store failure err, for endpoints that
@@ -88,7 +98,9 @@ edge_err edge_limiter_postgres_open(edge_db *db, unsigned timeout_ms,
 edge_err edge_limiter_redis_open(const char *url, unsigned timeout_ms,
 	edge_limiter **limiter);
 
-/* The statement the PostgreSQL store needs prepared on the endpoint's connection. */
+/* The statements the PostgreSQL store needs prepared on the endpoint's
+ * connection: the decision, and the read-only check used by peek. */
 extern const edge_db_statement edge_limiter_postgres_statement;
+extern const edge_db_statement edge_limiter_postgres_peek_statement;
 
 #endif

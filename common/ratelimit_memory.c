@@ -109,14 +109,45 @@ find_or_add(memory_limiter *limiter, const char *key, unsigned capacity)
 	return entry;
 }
 
+/* Counts the kept attempts inside the window and the oldest of them. */
+static unsigned
+count_in_window(const memory_entry *entry, long long now, long long window,
+    long long *oldest_counted)
+{
+	unsigned in_window = 0;
+
+	*oldest_counted = now;
+	for (unsigned i = 0; i < entry->used; i++) {
+		long long hit = entry->hits[(entry->oldest + i) % entry->capacity];
+
+		if (now - hit < window && in_window++ == 0)
+			*oldest_counted = hit;
+	}
+	return in_window;
+}
+
+static void
+fill_decision(const edge_rate_rule *rule, unsigned in_window,
+    long long oldest_counted, long long now, long long window,
+    edge_rate_decision *decision)
+{
+	decision->limit = rule->count;
+	decision->remaining = in_window >= rule->count ? 0 : rule->count - in_window;
+	decision->reset_s = (unsigned)((oldest_counted + window - now + 999) / 1000);
+	if (decision->reset_s == 0)
+		decision->reset_s = 1;
+	decision->retry_after_s = decision->reset_s;
+	decision->store_failed = false;
+}
+
 static edge_err
 memory_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
     edge_rate_decision *decision)
 {
 	memory_limiter *limiter = (memory_limiter *)base;
 	long long now = monotonic_ms(), window = (long long)rule->window_s * 1000;
-	unsigned in_window = 0, newest_slot;
-	long long oldest_counted = now;
+	long long oldest_counted;
+	unsigned newest_slot;
 	memory_entry *entry;
 
 	/* When every key is busy a prune frees nothing: wait for twice as many
@@ -130,10 +161,8 @@ memory_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	if (entry == NULL)
 		return EDGE_ERR_NOMEM;
 
-	for (unsigned i = 0; i < entry->used; i++)
-		if (now - entry->hits[(entry->oldest + i) % entry->capacity] < window)
-			in_window++;
-	decision->allowed = in_window < rule->count;
+	decision->allowed = count_in_window(entry, now, window,
+	    &oldest_counted) < rule->count;
 
 	/* Record the attempt, dropping the oldest when the ring is full. */
 	if (entry->used < entry->capacity) {
@@ -146,22 +175,29 @@ memory_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	entry->hits[newest_slot] = now;
 	entry->expires_ms = now + window;
 
-	in_window = 0;
-	for (unsigned i = 0; i < entry->used; i++) {
-		long long hit = entry->hits[(entry->oldest + i) % entry->capacity];
+	fill_decision(rule, count_in_window(entry, now, window, &oldest_counted),
+	    oldest_counted, now, window, decision);
+	return EDGE_OK;
+}
 
-		if (now - hit < window) {
-			if (in_window++ == 0)
-				oldest_counted = hit;
-		}
-	}
-	decision->limit = rule->count;
-	decision->remaining = in_window >= rule->count ? 0 : rule->count - in_window;
-	decision->reset_s = (unsigned)((oldest_counted + window - now + 999) / 1000);
-	if (decision->reset_s == 0)
-		decision->reset_s = 1;
-	decision->retry_after_s = decision->reset_s;
-	decision->store_failed = false;
+static edge_err
+memory_peek(edge_limiter *base, const char *key, const edge_rate_rule *rule,
+    edge_rate_decision *decision)
+{
+	memory_limiter *limiter = (memory_limiter *)base;
+	long long now = monotonic_ms(), window = (long long)rule->window_s * 1000;
+	long long oldest_counted = now;
+	unsigned in_window = 0;
+	memory_entry *entry;
+
+	for (entry = limiter->buckets[hash_key(key)]; entry != NULL;
+	    entry = entry->next)
+		if (strcmp(entry->key, key) == 0)
+			break;
+	if (entry != NULL)
+		in_window = count_in_window(entry, now, window, &oldest_counted);
+	decision->allowed = in_window < rule->count;
+	fill_decision(rule, in_window, oldest_counted, now, window, decision);
 	return EDGE_OK;
 }
 
@@ -187,6 +223,7 @@ memory_destroy(edge_limiter *base)
 static const edge_limiter_ops memory_ops = {
 	.name = "memory",
 	.hit = memory_hit,
+	.peek = memory_peek,
 	.destroy = memory_destroy,
 };
 

@@ -24,6 +24,13 @@ const edge_db_statement edge_limiter_postgres_statement = {
 	3,
 };
 
+const edge_db_statement edge_limiter_postgres_peek_statement = {
+	"edge_rate_limit_peek",
+	"SELECT allowed, retry_after_ms, remaining, reset_ms "
+	"FROM edge_rate_limit_peek($1, $2, $3)",
+	3,
+};
+
 static unsigned
 ms_to_whole_seconds(long long ms)
 {
@@ -58,9 +65,10 @@ edge_limiter_uses_database(const edge_limiter *limiter)
 	return limiter->ops == &postgres_ops;
 }
 
+/* Runs one of the two decision statements for key and reads its row. */
 static edge_err
-postgres_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
-    edge_rate_decision *decision)
+run_decision(edge_limiter *base, const edge_db_statement *statement,
+    const char *key, const edge_rate_rule *rule, edge_rate_decision *decision)
 {
 	postgres_limiter *limiter = (postgres_limiter *)base;
 	char count[16], window_ms[24];
@@ -71,23 +79,38 @@ postgres_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	snprintf(count, sizeof(count), "%u", rule->count);
 	snprintf(window_ms, sizeof(window_ms), "%llu",
 	    (unsigned long long)rule->window_s * 1000);
-	err = edge_db_run(limiter->db, edge_limiter_postgres_statement.name, 3,
-	    values, NULL, limiter->timeout_ms, &result);
+	err = edge_db_run(limiter->db, statement->name, 3, values, NULL,
+	    limiter->timeout_ms, &result);
 	if (err != EDGE_OK) {
-		snprintf(base->failure, sizeof(base->failure),
-		    "edge_rate_limit_hit %s (limit %u ms)", edge_err_str(err),
-		    limiter->timeout_ms);
+		snprintf(base->failure, sizeof(base->failure), "%s %s (limit %u ms)",
+		    statement->name, edge_err_str(err), limiter->timeout_ms);
 		return err;
 	}
 	if (!edge_limiter_postgres_read(result, 0, rule, decision)) {
 		snprintf(base->failure, sizeof(base->failure),
-		    "edge_rate_limit_hit returned an unexpected result");
+		    "%s returned an unexpected result", statement->name);
 		PQclear(result);
 		return EDGE_ERR_STORE;
 	}
 
 	PQclear(result);
 	return EDGE_OK;
+}
+
+static edge_err
+postgres_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
+    edge_rate_decision *decision)
+{
+	return run_decision(base, &edge_limiter_postgres_statement, key, rule,
+	    decision);
+}
+
+static edge_err
+postgres_peek(edge_limiter *base, const char *key, const edge_rate_rule *rule,
+    edge_rate_decision *decision)
+{
+	return run_decision(base, &edge_limiter_postgres_peek_statement, key,
+	    rule, decision);
 }
 
 static void
@@ -99,6 +122,7 @@ postgres_destroy(edge_limiter *base)
 static const edge_limiter_ops postgres_ops = {
 	.name = "postgres",
 	.hit = postgres_hit,
+	.peek = postgres_peek,
 	.destroy = postgres_destroy,
 };
 

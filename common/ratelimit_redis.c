@@ -46,12 +46,34 @@ static const char decide_script[] =
 	"if remaining < 0 then remaining = 0 end\n"
 	"return {allowed and 1 or 0, reset, remaining}\n";
 
+/* The same decision without recording: KEYS[1] key; ARGV[1] limit; ARGV[2]
+ * window in ms. Returns the same three values. */
+static const char peek_script[] =
+	"local t = redis.call('TIME')\n"
+	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+	"local limit = tonumber(ARGV[1])\n"
+	"local window = tonumber(ARGV[2]) * 1000\n"
+	"local since = now - window + 1\n"
+	"local counted = redis.call('ZCOUNT', KEYS[1], since, '+inf')\n"
+	"local reset = 0\n"
+	"if counted > 0 then\n"
+	"  local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf',"
+	" 'WITHSCORES', 'LIMIT', 0, 1)\n"
+	"  reset = math.ceil((tonumber(oldest[2]) + window - now) / 1000)\n"
+	"end\n"
+	"local remaining = limit - counted\n"
+	"if remaining < 0 then remaining = 0 end\n"
+	"return {counted < limit and 1 or 0, reset, remaining}\n";
+
+enum { SCRIPT_DECIDE, SCRIPT_PEEK, SCRIPT_COUNT };
+static const char *const scripts[SCRIPT_COUNT] = { decide_script, peek_script };
+
 typedef struct redis_limiter {
 	edge_limiter base;
 	edge_redis_target target;
 	unsigned timeout_ms;
 	redisContext *context;		/* NULL while disconnected */
-	char script_sha[41];		/* empty until loaded on this connection */
+	char script_sha[SCRIPT_COUNT][41];	/* empty until loaded on this connection */
 	long long retry_connect_at_ms;
 	char connect_error[120];	/* why the last connect failed */
 	unsigned long long member_counter;
@@ -73,7 +95,8 @@ disconnect(redis_limiter *limiter)
 	if (limiter->context != NULL)
 		redisFree(limiter->context);
 	limiter->context = NULL;
-	limiter->script_sha[0] = '\0';
+	for (int i = 0; i < SCRIPT_COUNT; i++)
+		limiter->script_sha[i][0] = '\0';
 }
 
 /* Runs one command; returns its reply, or NULL after dropping a broken connection. */
@@ -175,10 +198,10 @@ connect_redis(redis_limiter *limiter)
 }
 
 static edge_err
-load_script(redis_limiter *limiter)
+load_script(redis_limiter *limiter, int which)
 {
 	redisReply *reply = command(limiter, 3,
-	    (const char *[]){ "SCRIPT", "LOAD", decide_script });
+	    (const char *[]){ "SCRIPT", "LOAD", scripts[which] });
 
 	if (reply == NULL)
 		return EDGE_ERR_STORE;
@@ -188,8 +211,8 @@ load_script(redis_limiter *limiter)
 		freeReplyObject(reply);
 		return EDGE_ERR_STORE;
 	}
-	memcpy(limiter->script_sha, reply->str, 40);
-	limiter->script_sha[40] = '\0';
+	memcpy(limiter->script_sha[which], reply->str, 40);
+	limiter->script_sha[which][40] = '\0';
 	freeReplyObject(reply);
 	return EDGE_OK;
 }
@@ -217,33 +240,33 @@ read_decision(const redisReply *reply, const edge_rate_rule *rule,
 	return EDGE_OK;
 }
 
+/* Runs script which on key; member is the attempt's member for the
+ * recording script, NULL for the read-only one. */
 static edge_err
-redis_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
-    edge_rate_decision *decision)
+run_script(redis_limiter *limiter, int which, const char *key,
+    const edge_rate_rule *rule, const char *member, edge_rate_decision *decision)
 {
-	redis_limiter *limiter = (redis_limiter *)base;
-	char full_key[EDGE_RATE_KEY_SIZE + 16], count[16], window_ms[24], member[48];
+	char full_key[EDGE_RATE_KEY_SIZE + 16], count[16], window_ms[24];
 	redisReply *reply = NULL;
 	edge_err err;
 
 	if ((err = connect_redis(limiter)) != EDGE_OK)
 		return err;
-	if (limiter->script_sha[0] == '\0' && (err = load_script(limiter)) != EDGE_OK)
+	if (limiter->script_sha[which][0] == '\0' &&
+	    (err = load_script(limiter, which)) != EDGE_OK)
 		return err;
 
 	snprintf(full_key, sizeof(full_key), "ratelimit:%s", key);
 	snprintf(count, sizeof(count), "%u", rule->count);
 	snprintf(window_ms, sizeof(window_ms), "%llu",
 	    (unsigned long long)rule->window_s * 1000);
-	snprintf(member, sizeof(member), "%s%llu", limiter->member_prefix,
-	    ++limiter->member_counter);
 
 	/* After a restart or SCRIPT FLUSH the server replies NOSCRIPT: load the script and retry once. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		const char *argv[] = { "EVALSHA", limiter->script_sha, "1", full_key,
-		    count, window_ms, member };
+		const char *argv[] = { "EVALSHA", limiter->script_sha[which], "1",
+		    full_key, count, window_ms, member };
 
-		reply = command(limiter, 7, argv);
+		reply = command(limiter, member != NULL ? 7 : 6, argv);
 		if (reply == NULL)
 			return EDGE_ERR_STORE;
 		if (reply->type != REDIS_REPLY_ERROR ||
@@ -251,7 +274,7 @@ redis_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 			break;
 		freeReplyObject(reply);
 		reply = NULL;
-		if ((err = load_script(limiter)) != EDGE_OK)
+		if ((err = load_script(limiter, which)) != EDGE_OK)
 			return err;
 	}
 	if (reply == NULL)
@@ -271,6 +294,26 @@ redis_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
 	return err;
 }
 
+static edge_err
+redis_hit(edge_limiter *base, const char *key, const edge_rate_rule *rule,
+    edge_rate_decision *decision)
+{
+	redis_limiter *limiter = (redis_limiter *)base;
+	char member[48];
+
+	snprintf(member, sizeof(member), "%s%llu", limiter->member_prefix,
+	    ++limiter->member_counter);
+	return run_script(limiter, SCRIPT_DECIDE, key, rule, member, decision);
+}
+
+static edge_err
+redis_peek(edge_limiter *base, const char *key, const edge_rate_rule *rule,
+    edge_rate_decision *decision)
+{
+	return run_script((redis_limiter *)base, SCRIPT_PEEK, key, rule, NULL,
+	    decision);
+}
+
 static void
 redis_destroy(edge_limiter *base)
 {
@@ -284,6 +327,7 @@ redis_destroy(edge_limiter *base)
 static const edge_limiter_ops redis_ops = {
 	.name = "redis",
 	.hit = redis_hit,
+	.peek = redis_peek,
 	.destroy = redis_destroy,
 };
 

@@ -18,6 +18,7 @@ typedef struct edge_request {
 	char **params;			/* CGI meta-variables */
 	char id[EDGE_REQUEST_ID_SIZE];	/* random, for log lines */
 	bool responded;			/* a response has been written */
+	int status;			/* its status, once responded */
 } edge_request;
 
 /* Returns a CGI meta-variable (REQUEST_METHOD, CONTENT_LENGTH, HTTP_...) or

@@ -84,6 +84,7 @@ edge_respond(edge_request *req, int status, const edge_header *extra,
 	if (req->responded)
 		return;
 	req->responded = true;
+	req->status = status;
 
 	used = (size_t)snprintf(head, sizeof(head), "Status: %d %s\r\n", status,
 	    edge_status_reason(status));

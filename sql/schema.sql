@@ -541,4 +541,28 @@ BEGIN
 END
 $$;
 
+-- Decides like edge_rate_limit_hit whether an attempt under p_key would be
+-- allowed, without recording one (RATE_LIMIT_AGENT_AUTH_SCOPE=failures
+-- records only failed attempts). reset_ms is 0 when nothing is counted.
+CREATE OR REPLACE FUNCTION edge_rate_limit_peek(p_key varchar, p_limit integer, p_window_ms bigint)
+RETURNS TABLE (allowed boolean, retry_after_ms bigint, remaining integer, reset_ms bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    now_us bigint := floor(extract(epoch FROM clock_timestamp()) * 1000000);
+    window_us bigint := p_window_ms * 1000;
+    counted integer;
+    oldest_counted bigint;
+BEGIN
+    SELECT count(*), min(h.t) INTO counted, oldest_counted
+    FROM edge_rate_limit AS r CROSS JOIN LATERAL unnest(r.hits) AS h(t)
+    WHERE r.key = p_key AND now_us - h.t < window_us;
+
+    allowed := counted < p_limit;
+    remaining := greatest(p_limit - counted, 0);
+    reset_ms := coalesce(ceil((oldest_counted + window_us - now_us) / 1000.0), 0);
+    retry_after_ms := reset_ms;
+    RETURN NEXT;
+END
+$$;
+
 COMMIT;
