@@ -105,7 +105,8 @@ bench-binaries: $(BENCH_BINARIES)
 test:
 	tests/run
 
-run: all
+# run-demo installs missing packages before it builds, so no prerequisite here.
+run:
 	scripts/run-demo
 
 fuzz:

@@ -29,6 +29,7 @@ print_usage(FILE *out)
 		    commands[i].summary);
 	fprintf(out, "\nSettings come from the environment (DATABASE_URL, "
 	    "RATE_LIMIT_BACKEND, ...), as for the FastCGI programs.\n");
+	fflush(out);
 }
 
 int

@@ -1,5 +1,6 @@
 /* External-data delimiters; see fence.h. */
 #include "fence.h"
+#include "fence_letters.h"
 #include "utf8.h"
 
 #include <string.h>
@@ -27,6 +28,8 @@ letter_of(unsigned cp)
 		{ 0x03c4, 't' }, { 0x0131, 'i' }, { 0x017f, 's' }, { 0x212a, 'k' },
 	};
 
+	size_t low = 0, high = sizeof(fence_letters) / sizeof(fence_letters[0]);
+
 	if (cp < 0x80) {
 		if (cp >= 'A' && cp <= 'Z')
 			return (char)(cp - 'A' + 'a');
@@ -34,40 +37,24 @@ letter_of(unsigned cp)
 			return (char)cp;
 		return 0;
 	}
-	/* Fullwidth Latin letters. */
-	if (cp >= 0xff21 && cp <= 0xff3a)
-		return (char)('a' + cp - 0xff21);
-	if (cp >= 0xff41 && cp <= 0xff5a)
-		return (char)('a' + cp - 0xff41);
-	/* Parenthesized, circled capital and circled small letters. */
-	if (cp >= 0x249c && cp <= 0x24e9)
-		return (char)('a' + (cp - 0x249c) % 26);
-	/* Mathematical alphanumeric letters: runs of 26 capitals then 26 smalls. */
-	if (cp >= 0x1d400 && cp <= 0x1d6a3)
-		return (char)('a' + (cp - 0x1d400) % 26);
-	/* Squared, circled and negative squared capitals, regional indicators. */
-	if (cp >= 0x1f130 && cp <= 0x1f149)
-		return (char)('a' + cp - 0x1f130);
-	if (cp >= 0x1f150 && cp <= 0x1f169)
-		return (char)('a' + cp - 0x1f150);
+
+	/* Accented, fullwidth, mathematical, circled, letterlike and other forms of Latin letters. */
+	while (low < high) {
+		size_t middle = low + (high - low) / 2;
+
+		if (fence_letters[middle].code_point == cp)
+			return fence_letters[middle].letter;
+		if (fence_letters[middle].code_point < cp)
+			low = middle + 1;
+		else
+			high = middle;
+	}
+
+	/* Negative squared capitals and regional indicators have no decomposition. */
 	if (cp >= 0x1f170 && cp <= 0x1f189)
 		return (char)('a' + cp - 0x1f170);
 	if (cp >= 0x1f1e6 && cp <= 0x1f1ff)
 		return (char)('a' + cp - 0x1f1e6);
-	/* Latin letters with accents still read as the base letter. */
-	if (cp >= 0xc0 && cp <= 0xff) {
-		static const char latin1[] =
-		    "aaaaaaaceeeeiiiidnooooo.ouuuuyts"
-		    "aaaaaaaceeeeiiiidnooooo.ouuuuyty";
-		return latin1[cp - 0xc0] == '.' ? 0 : latin1[cp - 0xc0];
-	}
-	if (cp >= 0x100 && cp <= 0x17f) {
-		static const char extended_a[] =
-		    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii"
-		    "iijjkkkllllllllllnnnnnnnnnoooooooorrrrrrssssssssttt"
-		    "tttuuuuuuuuuuuuwwyyyzzzzzzs";
-		return extended_a[cp - 0x100];
-	}
 	for (size_t i = 0; i < sizeof(homoglyphs) / sizeof(homoglyphs[0]); i++)
 		if (homoglyphs[i].cp == cp)
 			return homoglyphs[i].letter;

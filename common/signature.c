@@ -11,11 +11,27 @@ const char *const edge_signature_default_headers[] = {
 };
 const size_t edge_signature_default_header_count = 2;
 
-/* Every header that carries a signature in a scheme the suite supports, lower case. */
+/* Headers that carry a signature or a shared secret in a scheme the suite
+ * supports or that common senders use (GitHub, GitLab's plain token, Slack,
+ * Shopify, Twilio, LINE, Stripe, ...), lower case. None is ever stored with a
+ * payload: a shared token would be readable by anyone who reads payloads. */
 static const char *const known_signature_headers[] = {
 	"x-hub-signature-256",
 	"x-hub-signature",
 	"x-webhook-signature",
+	"x-gitlab-token",
+	"x-slack-signature",
+	"x-shopify-hmac-sha256",
+	"x-twilio-signature",
+	"x-line-signature",
+	"x-signature",
+	"x-webhook-token",
+	"x-webhook-secret",
+	"x-api-key",
+	"x-auth-token",
+	"stripe-signature",
+	"authorization",
+	"cookie",
 };
 
 edge_signature_result
