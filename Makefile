@@ -120,6 +120,8 @@ install: all
 	install -m 0644 sql/schema.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0644 lighttpd.conf $(DESTDIR)$(SHAREDIR)/
 	install -m 0755 scripts/lighttpd-settings $(DESTDIR)$(SHAREDIR)/scripts/
+	install -d $(DESTDIR)$(SHAREDIR)/errors
+	install -m 0644 errors/status-*.html $(DESTDIR)$(SHAREDIR)/errors/
 
 clean:
 	rm -rf build bin $(PROGRAMS:%=cgi-bin/%)

@@ -140,7 +140,7 @@ def misconfigured_fastcgi(t, ctx):
         # Meanwhile lighttpd sends its own error page: 503 while it counts the
         # backend as down, 500 when a connect attempt fails.
         expect(response.status in (500, 503), f"expected lighttpd's 500 or 503, got {response.describe()}")
-        expect_equal(response.header("Content-Type"), "text/html", "Content-Type of lighttpd's own page")
+        expect_equal(response.header("Content-Type"), "application/json", "Content-Type of lighttpd's own page")
     expect("RATE_LIMIT_WEBHOOK_INGEST must be" in log, "no log line names RATE_LIMIT_WEBHOOK_INGEST")
     expect("FastCGI process not started" in log, "no log line says the process did not start")
     expect_nothing_stored(ctx.db)

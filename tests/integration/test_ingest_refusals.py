@@ -89,7 +89,8 @@ def unrouted_paths(t, ctx):
     for path in ("/api/v1/boards", f"{world.path()}/extra", f"/api/v1/boards/{world.board_id}/webhooks/"):
         response = t.send(path=path, body=b"{}")
         expect_equal(response.status, 404, f"status for {path}")
-        expect_equal(response.header("Content-Type"), "text/html", f"lighttpd's own page for {path}")
+        expect_equal(response.header("Content-Type"), "application/json", f"lighttpd's own page for {path}")
+        expect_equal(response.header("X-Content-Type-Options"), "nosniff", f"security header on lighttpd's page for {path}")
     expect_nothing_stored(ctx.db)
 
 

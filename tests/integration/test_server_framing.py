@@ -6,6 +6,7 @@ CGI. Here the checks pin the server's behaviour as observed, and nothing may
 be stored.
 """
 
+import json
 from harness import NULL_SECRET, expect, expect_equal, parse_raw_response, signature_header
 from stored import expect_error, expect_nothing_stored, expect_one_delivery
 from suite import Module
@@ -23,12 +24,14 @@ def request_head(path, *header_lines):
 
 
 def expect_server_page(data, status, label):
-    """Check a response that lighttpd wrote itself: its HTML page, not the program's JSON."""
+    """Check a response that lighttpd wrote itself: its error file from
+    errors/, a JSON body with a detail like the programs' errors."""
     expect(data, f"{label}: no response")
-    response_status, headers, _ = parse_raw_response(data)
+    response_status, headers, body = parse_raw_response(data)
     expect_equal(response_status, status, f"{label}: status")
     content_type = dict((name.lower(), value) for name, value in headers).get("content-type")
-    expect_equal(content_type, "text/html", f"{label}: Content-Type of lighttpd's own page")
+    expect_equal(content_type, "application/json", f"{label}: Content-Type of lighttpd's own page")
+    expect("detail" in json.loads(body), f"{label}: lighttpd's page has no detail: {body[:100]!r}")
 
 
 @MODULE.fcgi("body shorter than declared gets no response")
