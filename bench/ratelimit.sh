@@ -4,9 +4,9 @@
 #   bench/ratelimit.sh
 #
 # One run does the following, in a new folder under /tmp that it removes at exit:
-#   1. builds the programs (make all bench-binaries); when the Makefile has
-#      no rule for build/release/bench/bare-evalsha, compiles it into the
-#      run's folder with the Makefile's flags;
+#   1. builds the programs (make all bench-binaries); when that leaves no
+#      build/release/bench/bare-evalsha, compiles bench/bare-evalsha.c into
+#      the run's folder with -O2 against build/release/libedge.a;
 #   2. starts a private PostgreSQL (scripts/private-postgres, durable
 #      commits), applies sql/schema.sql, seeds the demo board and a webhook
 #      secret, and starts a private redis-server on a loopback TCP port
@@ -27,14 +27,14 @@
 #      that went to other work on the machine. Then it prints the mean of
 #      the rounds and the ratios between the runs.
 #
-# Every request carries the same 1024-byte JSON body, its valid
-# X-Hub-Signature-256 and one of 2 x BENCH_ADDRESSES_PER_THREAD distinct
-# X-Forwarded-For addresses (10.t.x.y, header text only), sent by
-# bench/signed-post.lua, so each limiter updates thousands of keys and the
-# bare responder an equally spread set ("agent-auth:<address>", the key it
-# builds). Only 2xx responses count towards throughput; other statuses and
-# socket errors are printed beside them. The number of limiter keys after
-# each run is printed too.
+# bench/signed-post.lua sends every request with the same 1024-byte JSON
+# body, its valid X-Hub-Signature-256 and one of 2 x
+# BENCH_ADDRESSES_PER_THREAD distinct X-Forwarded-For addresses (10.t.x.y,
+# header text only). So each limiter updates thousands of keys, and the bare
+# responder an equally spread set ("agent-auth:<address>", the key it
+# builds). Only 2xx responses count towards throughput. Other statuses and
+# socket errors are printed beside them, and so is the number of limiter
+# keys after each run.
 #
 # What the ratios compare: webhook-ingest does, besides the limiter, a
 # lookup of the board and webhook and a durable three-row insert (payload,
@@ -142,13 +142,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The Makefile of this tree may lack the bench rule for bare-evalsha; the
-# same flags then build it here.
+# A Makefile without the bench rule for bare-evalsha leaves no binary, so
+# it is built here with the release build's library.
 if [ ! -x "$bare_binary" ]; then
 	echo "$PROGRAM: $bare_binary is missing; compiling bench/bare-evalsha.c into $work_dir" >&2
 	[ -f build/release/libedge.a ] || die "build/release/libedge.a is missing; run make"
 	packages="libpq json-c openssl hiredis"
-	# shellcheck disable=SC2046 # pkg-config prints several flags
+	# shellcheck disable=SC2046,SC2086 # pkg-config prints several flags, and the list is meant to split
 	cc -std=c11 -D_GNU_SOURCE -O2 -Icommon $(pkg-config --cflags $packages) \
 		bench/bare-evalsha.c build/release/libedge.a $(pkg-config --libs $packages) -lfcgi \
 		-o "$work_dir/bare-evalsha" || die "compiling bench/bare-evalsha.c failed"
@@ -300,10 +300,11 @@ run_wrk() {
 		{ cat "$work_dir/wrk.out" >&2; die "wrk printed no RESULT line"; }
 }
 
-# Prints the CPU ticks of the whole machine since boot: all of them, then
-# the busy ones (user, nice, system, irq, softirq).
+# Prints the CPU ticks of the whole machine since boot: all of them, the
+# busy ones (user, nice, system, irq, softirq), then irq and softirq alone.
+# Loopback TCP is processed largely in softirq, which no process is charged for.
 machine_ticks() {
-	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy; exit }' /proc/stat
+	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy, $7 + $8; exit }' /proc/stat
 }
 
 # Prints the user and system CPU ticks of process $1, its reaped children
@@ -385,9 +386,9 @@ measure() {
 			"$postgres_after $redis_before $redis_after $client_before $client_after" |
 			awk -v hz="$clock_ticks" '{
 			ms = 1000 / hz
-			printf "CPU machine_ms=%.0f busy_ms=%.0f web_ms=%.0f postgres_ms=%.0f redis_ms=%.0f wrk_ms=%.0f\n",
-				($3 - $1) * ms, ($4 - $2) * ms, ($6 - $5) * ms, ($8 - $7) * ms,
-				($10 - $9) * ms, $12 - $11
+			printf "CPU machine_ms=%.0f busy_ms=%.0f irq_ms=%.0f web_ms=%.0f postgres_ms=%.0f redis_ms=%.0f wrk_ms=%.0f\n",
+				($4 - $1) * ms, ($5 - $2) * ms, ($6 - $3) * ms, ($8 - $7) * ms,
+				($10 - $9) * ms, ($12 - $11) * ms, $14 - $13
 		}'
 		echo "KEYS $(limiter_keys "$name")"
 	} >"$results_dir/$name.$2"
@@ -424,7 +425,8 @@ done
 
 # Prints one table row for result file $2 under label $1: throughput,
 # latency, CPU microseconds per 2xx response by part, the machine's busy
-# share, the share used by other work, limiter keys and non-2xx statuses.
+# share, its interrupt share, the share used by other processes, limiter
+# keys and non-2xx statuses.
 print_row() {
 	awk -v label="$1" '
 	/^RESULT / || /^CPU / {
@@ -433,18 +435,19 @@ print_row() {
 	/^KEYS / { keys = $2 }
 	END {
 		ours = v["web_ms"] + v["postgres_ms"] + v["redis_ms"] + v["wrk_ms"]
-		elsewhere = 100 * (v["busy_ms"] - ours) / v["machine_ms"]
-		if (elsewhere < 0)
-			elsewhere = 0
+		other_share = 100 * (v["busy_ms"] - v["irq_ms"] - ours) / v["machine_ms"]
+		if (other_share < 0)
+			other_share = 0
 		per = v["ok"] > 0 ? 1000 / v["ok"] : 0
 		# Inside a printf argument list ">" would redirect the output.
 		statuses = "-"
 		if (v["non2xx"] > 0)
 			statuses = v["non2xx_statuses"]
-		printf "%-16s %7.0f %7.2f %7.2f %7.0f %7.0f %7.0f %7.0f %7.0f %6.0f%% %6.0f%% %6s  %s\n", label,
+		printf "%-16s %7.0f %7.2f %7.2f %7.0f %7.0f %7.0f %7.0f %7.0f %6.0f%% %6.0f%% %6.0f%% %6s  %s\n", label,
 			v["ok"] / (v["duration_us"] / 1e6), v["p50_us"] / 1000, v["p99_us"] / 1000,
 			v["web_ms"] * per, v["postgres_ms"] * per, v["redis_ms"] * per, v["wrk_ms"] * per,
-			ours * per, 100 * v["busy_ms"] / v["machine_ms"], elsewhere, keys, statuses
+			ours * per, 100 * v["busy_ms"] / v["machine_ms"], 100 * v["irq_ms"] / v["machine_ms"],
+			other_share, keys, statuses
 		socket = v["connect_errors"] + v["read_errors"] + v["write_errors"] + v["timeouts"]
 		if (socket > 0)
 			printf "%-16s socket errors: connect %d, read %d, write %d, timeouts %d\n", "",
@@ -460,9 +463,9 @@ figures() {
 	}
 	END {
 		ours = v["web_ms"] + v["postgres_ms"] + v["redis_ms"] + v["wrk_ms"]
-		elsewhere = 100 * (v["busy_ms"] - ours) / v["machine_ms"]
+		other_share = 100 * (v["busy_ms"] - v["irq_ms"] - ours) / v["machine_ms"]
 		printf "%.3f %.1f %.1f\n", v["ok"] / (v["duration_us"] / 1e6),
-			(v["ok"] > 0 ? 1000 * ours / v["ok"] : 0), (elsewhere < 0 ? 0 : elsewhere)
+			(v["ok"] > 0 ? 1000 * ours / v["ok"] : 0), (other_share < 0 ? 0 : other_share)
 	}' "$1"
 }
 
@@ -473,14 +476,15 @@ echo "Redis on 127.0.0.1:$redis_port (TCP, no persistence), PostgreSQL with dura
 echo "$(getconf _NPROCESSORS_ONLN) CPUs shared by wrk, lighttpd, the FastCGI processes, PostgreSQL and Redis"
 echo
 echo "CPU columns: microseconds per 2xx response of lighttpd with its FastCGI processes (web),"
-echo "PostgreSQL, Redis and wrk; busy: share of the machine's CPU time in use; other: the share"
-echo "used by anything else (other users' processes, interrupts), which lowers the figures."
+echo "PostgreSQL, Redis and wrk. busy: share of the machine's CPU time in use. irq: share spent in"
+echo "interrupts and softirq (mostly loopback TCP of this run, charged to no process). other: share"
+echo "used by other processes (other users' work), which lowers the figures."
 round=1
 while [ "$round" -le "$rounds" ]; do
 	echo
 	echo "round $round of $rounds"
-	printf '%-16s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %6s  %s\n' run '2xx/s' 'p50 ms' 'p99 ms' \
-		web postgres redis wrk sum busy other keys 'non-2xx'
+	printf '%-16s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s %6s  %s\n' run '2xx/s' 'p50 ms' 'p99 ms' \
+		web postgres redis wrk sum busy irq other keys 'non-2xx'
 	for name in $RUNS; do
 		print_row "$name" "$results_dir/$name.$round"
 	done
@@ -500,10 +504,10 @@ echo "mean of $rounds rounds:"
 awk -v target="$TARGET_RATIO" '
 { rate[$1] = $2; cpu[$1] = $3; other[$1] = $4 }
 END {
-	printf "%-16s %9s %12s %16s\n", "run", "2xx/s", "CPU us/2xx", "max other share"
+	printf "%-16s %9s %12s %24s\n", "run", "2xx/s", "CPU us/2xx", "max other-process share"
 	split("ingest-redis bare-evalsha ingest-postgres ingest-memory", names, " ")
 	for (i = 1; i <= 4; i++)
-		printf "%-16s %9.0f %12.0f %15.0f%%\n", names[i], rate[names[i]], cpu[names[i]], other[names[i]]
+		printf "%-16s %9.0f %12.0f %23.0f%%\n", names[i], rate[names[i]], cpu[names[i]], other[names[i]]
 	print ""
 	r = rate["ingest-redis"]
 	ratio = rate["bare-evalsha"] > 0 ? r / rate["bare-evalsha"] : 0
@@ -524,6 +528,6 @@ END {
 			cpu["ingest-redis"] / cpu["bare-evalsha"]
 	for (name in other)
 		if (other[name] > 10)
-			printf "WARNING: up to %.0f%% of the CPU went to other work during the %s runs, so its figures are low.\n",
+			printf "WARNING: up to %.0f%% of the CPU went to other processes during the %s runs, so its figures are low.\n",
 				other[name], name
 }' "$work_dir/means"

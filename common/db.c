@@ -100,10 +100,11 @@ prepare_statements(edge_db *db, long long deadline)
 	return EDGE_OK;
 }
 
-edge_err
-edge_db_connect(edge_db *db)
+/* Connects within timeout_ms; see edge_db_connect. */
+static edge_err
+connect_within(edge_db *db, unsigned timeout_ms)
 {
-	long long deadline = now_ms() + EDGE_DB_CONNECT_TIMEOUT_MS;
+	long long deadline = now_ms() + timeout_ms;
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
 	edge_err err;
 
@@ -132,8 +133,8 @@ edge_db_connect(edge_db *db)
 		err = wait_socket(db->conn, status == PGRES_POLLING_WRITING, deadline);
 		if (err != EDGE_OK) {
 			edge_log(EDGE_LOG_ERROR, "db",
-			    "connecting to PostgreSQL timed out after %d ms",
-			    EDGE_DB_CONNECT_TIMEOUT_MS);
+			    "connecting to PostgreSQL timed out after %u ms",
+			    timeout_ms);
 			edge_db_close(db);
 			return err;
 		}
@@ -147,6 +148,12 @@ edge_db_connect(edge_db *db)
 		return EDGE_ERR_STORE;
 	}
 	return EDGE_OK;
+}
+
+edge_err
+edge_db_connect(edge_db *db)
+{
+	return connect_within(db, EDGE_DB_CONNECT_TIMEOUT_MS);
 }
 
 /* Cancels the running statement and drains its result; closes the
@@ -269,10 +276,14 @@ edge_db_run(edge_db *db, const char *statement, int param_count,
     PGresult **result)
 {
 	bool reused = db->conn != NULL, retryable;
+	unsigned connect_ms = timeout_ms < EDGE_DB_CONNECT_TIMEOUT_MS ?
+	    timeout_ms : EDGE_DB_CONNECT_TIMEOUT_MS;
 	edge_err err;
 
+	/* A statement with a short deadline (the rate limiter's) also connects
+	 * within it, so a silent server costs no more than the deadline. */
 	*result = NULL;
-	if ((err = edge_db_connect(db)) != EDGE_OK)
+	if ((err = connect_within(db, connect_ms)) != EDGE_OK)
 		return err;
 
 	/* A connection kept from an earlier request may have been closed by a
@@ -281,7 +292,7 @@ edge_db_run(edge_db *db, const char *statement, int param_count,
 	err = run_once(db, statement, param_count, values, lengths, timeout_ms,
 	    result, &retryable);
 	if (err != EDGE_OK && retryable && reused) {
-		if ((err = edge_db_connect(db)) != EDGE_OK)
+		if ((err = connect_within(db, connect_ms)) != EDGE_OK)
 			return err;
 		err = run_once(db, statement, param_count, values, lengths,
 		    timeout_ms, result, &retryable);

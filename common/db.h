@@ -37,7 +37,8 @@ edge_err edge_db_connect(edge_db *db);
 
 /* Runs a statement prepared at connect (by name), binary-safe parameters in
  * text format (lengths may be NULL), and waits at most timeout_ms for its
- * result. On success *result is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ * result, and for a new connection at most the lesser of timeout_ms and
+ * EDGE_DB_CONNECT_TIMEOUT_MS. On success *result is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
  * result for the caller to PQclear. On EDGE_ERR_TIMEOUT the statement is
  * cancelled; on a broken connection it is closed, to be reopened next time.
  * Errors are logged once here, with the SQLSTATE, never with parameters. */

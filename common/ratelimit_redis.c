@@ -9,9 +9,11 @@
 #include "log.h"
 #include "redis_url.h"
 
+#include <errno.h>
 #include <hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +107,22 @@ command(redis_limiter *limiter, int argc, const char **argv)
 {
 	redisReply *reply = redisCommandArgv(limiter->context, argc, argv, NULL);
 
+	/* A server that stops answering gets the same back-off as one that
+	 * refuses connections, so it costs one timeout per second, not one per
+	 * request. hiredis reports a read timeout as EAGAIN. */
 	if (reply == NULL) {
-		snprintf(limiter->base.failure, sizeof(limiter->base.failure),
-		    "%s %s", argv[0], limiter->context->errstr);
+		bool timed_out = limiter->context->err == REDIS_ERR_IO &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK);
+
+		if (timed_out)
+			snprintf(limiter->connect_error, sizeof(limiter->connect_error),
+			    "%s timed out after %u ms", argv[0], limiter->timeout_ms);
+		else
+			snprintf(limiter->connect_error, sizeof(limiter->connect_error),
+			    "%s failed: %.80s", argv[0], limiter->context->errstr);
+		snprintf(limiter->base.failure, sizeof(limiter->base.failure), "%s",
+		    limiter->connect_error);
+		limiter->retry_connect_at_ms = monotonic_ms() + RECONNECT_BACKOFF_MS;
 		disconnect(limiter);
 	}
 	return reply;
@@ -130,8 +145,10 @@ authenticate(redis_limiter *limiter)
 		if (reply == NULL)
 			return false;
 		if (reply->type == REDIS_REPLY_ERROR) {
-			/* The server's error text never contains the password. */
-			edge_log(EDGE_LOG_ERROR, "redis", "AUTH refused: %s", reply->str);
+			/* The server's error text never contains the password; it
+			 * reaches the log through the throttled store warning. */
+			snprintf(limiter->connect_error, sizeof(limiter->connect_error),
+			    "AUTH refused: %.80s", reply->str);
 			freeReplyObject(reply);
 			disconnect(limiter);
 			return false;
@@ -144,8 +161,8 @@ authenticate(redis_limiter *limiter)
 		if (reply == NULL)
 			return false;
 		if (reply->type == REDIS_REPLY_ERROR) {
-			edge_log(EDGE_LOG_ERROR, "redis", "SELECT %s refused: %s", db,
-			    reply->str);
+			snprintf(limiter->connect_error, sizeof(limiter->connect_error),
+			    "SELECT %s refused: %.80s", db, reply->str);
 			freeReplyObject(reply);
 			disconnect(limiter);
 			return false;
@@ -188,9 +205,18 @@ connect_redis(redis_limiter *limiter)
 		disconnect(limiter);
 		return EDGE_ERR_STORE;
 	}
-	if (redisSetTimeout(limiter->context, timeout) != REDIS_OK ||
-	    !authenticate(limiter)) {
+	if (redisSetTimeout(limiter->context, timeout) != REDIS_OK) {
+		snprintf(limiter->connect_error, sizeof(limiter->connect_error),
+		    "setting the %u ms timeout failed", limiter->timeout_ms);
 		disconnect(limiter);
+	} else if (!authenticate(limiter)) {
+		disconnect(limiter);
+	}
+	if (limiter->context == NULL) {
+		/* command() may have cleared the back-off deadline's reason: keep both set. */
+		limiter->retry_connect_at_ms = now + RECONNECT_BACKOFF_MS;
+		snprintf(limiter->base.failure, sizeof(limiter->base.failure), "%s",
+		    limiter->connect_error);
 		return EDGE_ERR_STORE;
 	}
 	limiter->retry_connect_at_ms = 0;

@@ -3,6 +3,7 @@
 #include "hmac.h"
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,6 +57,46 @@ parse_number(const char *text, size_t len, int max, int *value)
 	return true;
 }
 
+/* Parses "?name=value&..." after the path: db and password are known; any
+ * other name, a repeated db or a fragment is an error rather than something
+ * silently ignored. */
+static edge_err
+parse_query(const char *query, edge_redis_target *target, bool have_db)
+{
+	const char *p;
+
+	if (*query == '\0')
+		return EDGE_OK;
+	if (*query != '?' || strchr(query, '#') != NULL)
+		return invalid("may end only with ?db=N or ?password=... parameters");
+	for (p = query + 1; *p != '\0'; ) {
+		size_t len = strcspn(p, "&");
+		const char *equals = memchr(p, '=', len);
+		size_t name_len = equals != NULL ? (size_t)(equals - p) : len;
+		const char *value = equals != NULL ? equals + 1 : p + len;
+		size_t value_len = (size_t)(p + len - value);
+
+		if (name_len == 2 && strncmp(p, "db", 2) == 0 && equals != NULL) {
+			if (have_db)
+				return invalid("names the database twice");
+			if (!parse_number(value, value_len, 65535, &target->db))
+				return invalid("has a db parameter that is not a number");
+			have_db = true;
+		} else if (name_len == 8 && strncmp(p, "password", 8) == 0 &&
+		    equals != NULL) {
+			if (!decode_part(value, value_len, target->password,
+			    sizeof(target->password)))
+				return invalid("has an invalid password parameter");
+		} else {
+			return invalid("has a query parameter other than db and password");
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return EDGE_OK;
+}
+
 static edge_err
 parse_unix(const char *rest, edge_redis_target *target)
 {
@@ -71,12 +112,7 @@ parse_unix(const char *rest, edge_redis_target *target)
 	    !decode_part(rest, path_len, target->socket_path,
 	    sizeof(target->socket_path)))
 		return invalid("has an invalid or too long unix socket path");
-	if (*query == '\0')
-		return EDGE_OK;
-	if (strncmp(query, "?db=", 4) != 0 ||
-	    !parse_number(query + 4, strlen(query + 4), 65535, &target->db))
-		return invalid("accepts only ?db=N after a unix socket path");
-	return EDGE_OK;
+	return parse_query(query, target, false);
 }
 
 static edge_err
@@ -140,11 +176,16 @@ parse_tcp(const char *rest, edge_redis_target *target)
 	if (target->port == 0)
 		return invalid("has port 0");
 
-	/* The path is an optional database number. */
-	if (*path == '/' && path[1] != '\0' && path[1] != '?' &&
-	    !parse_number(path + 1, strcspn(path + 1, "?#"), 65535, &target->db))
-		return invalid("has a path that is not a database number");
-	return EDGE_OK;
+	/* The path is an optional database number; parameters may follow. */
+	if (*path == '/') {
+		size_t number_len = strcspn(path + 1, "?#");
+
+		if (number_len > 0 && !parse_number(path + 1, number_len, 65535,
+		    &target->db))
+			return invalid("has a path that is not a database number");
+		return parse_query(path + 1 + number_len, target, number_len > 0);
+	}
+	return parse_query(path, target, false);
 }
 
 edge_err
