@@ -114,7 +114,10 @@ test_invalid(void)
 		{ "redis url cut escape", "redis://:hunter2%4@h" },
 		{ "redis url relative socket", "unix:redis.sock" },
 		{ "redis url empty socket", "unix:" },
-		{ "redis url unix other query", "unix:/run/r.sock?password=hunter2" },
+		{ "redis url unix other query", "unix:/run/r.sock?timeout=1" },
+		{ "redis url tcp other query", "redis://h:1/2?timeout=1" },
+		{ "redis url tcp two databases", "redis://h:1/2?db=3" },
+		{ "redis url tcp fragment", "redis://h:1/2#x" },
 		{ "redis url unix bad db", "unix:/run/r.sock?db=x" },
 	};
 	edge_redis_target t;
@@ -128,6 +131,15 @@ test_invalid(void)
 		CHECKF(capture_line_count(&capture) == 1, "redis url error one line",
 		    "%s logged: %s", cases[i].name, capture.text);
 	}
+
+	/* Query parameters: db and password, on both forms. */
+	CHECK_INT_EQ(parse("unix:/run/r.sock?db=4&password=hunter2", &t), EDGE_OK,
+	    "redis url unix query accepted");
+	CHECK_INT_EQ(t.db, 4, "redis url unix query db");
+	CHECK_STR_EQ(t.password, "hunter2", "redis url unix query password");
+	CHECK_INT_EQ(parse("redis://h:1?db=5", &t), EDGE_OK,
+	    "redis url tcp query accepted");
+	CHECK_INT_EQ(t.db, 5, "redis url tcp query db");
 
 	memcpy(long_url, "redis://", 8);
 	memset(long_url + 8, 'h', 300);
