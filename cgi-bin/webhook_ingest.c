@@ -4,7 +4,7 @@
  * (405), rate limit (429), id syntax (404), declared length (400/413), board
  * and webhook lookup (404), disabled (410), body read (400/413), signature
  * (403). Then one statement stores the payload, its board memory row and the
- * agent notification outbox row, and the answer is 202. */
+ * agent notification outbox row, and the response is 202. */
 #include "webhook_ingest.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -91,7 +91,7 @@ respond_store_unavailable(edge_request *req)
 	    "Service temporarily unavailable; retry later.", store_retry, 1);
 }
 
-/* Answers 429 with Retry-After for a refused attempt. */
+/* Responds 429 with Retry-After to a refused attempt. */
 static void
 respond_rate_limited(edge_request *req, const char *key,
     const edge_rate_decision *decision)
@@ -107,7 +107,7 @@ respond_rate_limited(edge_request *req, const char *key,
 
 /* Records the attempt and decides it. With the PostgreSQL store and every
  * free check passed, the lookup rides in the same statement and *looked_up
- * says whether row was filled. Returns false after answering 503. */
+ * tells whether row was filled. Returns false after responding 503. */
 static bool
 decide_rate_limit(edge_request *req, const edge_config *config,
     ingest_state *state, const char *key, const webhook_delivery *delivery,
@@ -142,7 +142,7 @@ decide_rate_limit(edge_request *req, const edge_config *config,
 	return false;
 }
 
-/* Reads the body after the declared-length checks; false after answering. */
+/* Reads the body after the declared-length checks; false after responding. */
 static bool
 read_body(edge_request *req, const edge_config *config, bool declared,
     size_t declared_len, char **body, size_t *body_len)
@@ -177,7 +177,7 @@ read_body(edge_request *req, const edge_config *config, bool declared,
 	}
 }
 
-/* Checks the signature when the webhook has a secret; false after answering. */
+/* Checks the signature when the webhook has a secret; false after responding. */
 static bool
 check_signature(edge_request *req, const webhook_row *row, const char *body,
     size_t body_len)
