@@ -9,21 +9,13 @@ per check ("ok - NAME" or "not ok - NAME: REASON") and a final summary line;
 diagnostics go to standard error. The exit status is 1 when a check failed.
 """
 
-import argparse
-import os
-import shutil
-import signal
 import sys
-import tempfile
-import time
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (CLEANUP, LOGBOOK, PROGRAM_NAME, CheckFailed, Database,  # noqa: E402
-                     log_diagnostic)
-from suite import ModuleContext  # noqa: E402
+import runner  # noqa: E402
+from harness import PROGRAM_NAME  # noqa: E402
 
 import test_client_ip  # noqa: E402
 import test_fence  # noqa: E402
@@ -50,132 +42,11 @@ MODULES = [
 ]
 
 
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def report(self, name, reason=None):
-        if reason is None:
-            self.passed += 1
-            print(f"ok - {name}", flush=True)
-        else:
-            self.failed += 1
-            reason = " ".join(str(reason).split())
-            print(f"not ok - {name}: {reason}", flush=True)
-
-
-def run_check(check, context, results):
-    context.db.reset()
-    started = time.monotonic()
-    try:
-        if check.mode == "plain":
-            check.function(context)
-        else:
-            check.function(context.transport(check.mode), context)
-    except CheckFailed as failure:
-        results.report(check.name, failure)
-    except Exception as error:  # report and keep going with the next check
-        log_diagnostic(f"{check.name}: unexpected error\n{traceback.format_exc()}")
-        results.report(check.name, f"error: {type(error).__name__}: {error}")
-    else:
-        results.report(check.name)
-    log_diagnostic(f"{check.name}: {time.monotonic() - started:.2f} s")
-
-
-def run_module(module, selected, shared_database, binary, root, results):
-    database = shared_database
-    if module.own_database:
-        database = Database(root, f"postgres-{module.title.replace(' ', '-')}")
-        database.start()
-        database.apply_schema()
-    context = ModuleContext(module, database, binary, root)
-    try:
-        for check in selected:
-            run_check(check, context, results)
-    finally:
-        problems = context.close()
-        if problems is not None:
-            results.report(f"fcgi: {module.title} server stops cleanly", "; ".join(problems) or None)
-        if module.own_database:
-            database.stop()
-
-
-def check_logs(results):
-    leaks = LOGBOOK.leaks()
-    reason = None
-    if leaks:
-        reason = f"{len(leaks)} log lines leak a secret, first: {leaks[0]}"
-    results.report("logs: no secret or signature in any log", reason)
-
-
-def parse_arguments():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bin-dir", required=True, type=Path,
-                        help="folder that contains the webhook-ingest binary to test")
-    parser.add_argument("--filter", default="",
-                        help="run only the checks whose name or module title contains this text")
-    parser.add_argument("--keep-state", action="store_true",
-                        help="keep the temporary folder (databases, lighttpd logs) after the run")
-    return parser.parse_args()
-
-
-class Interrupted(BaseException):
-    """A signal asked the run to stop; BaseException so no check's handler swallows it."""
-
-    def __init__(self, signal_number):
-        super().__init__(signal_number)
-        self.signal_number = signal_number
-
-
-def stop_on_signal(signal_number, _frame):
-    raise Interrupted(signal_number)
-
-
 def main():
-    arguments = parse_arguments()
-    binary = arguments.bin_dir.resolve() / PROGRAM_NAME
-    if not os.access(binary, os.X_OK):
-        print(f"run.py: {binary} is missing or not executable; build it with make", file=sys.stderr)
-        return 2
-    for signal_number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signal_number, stop_on_signal)
-
-    started = time.monotonic()
-    results = Results()
-    # The service users (postgres, www-data) must traverse the root folder.
-    root = Path(tempfile.mkdtemp(prefix="mc-edge-test.", dir="/tmp"))
-    root.chmod(0o755)
-    if not arguments.keep_state:
-        CLEANUP.push(f"folder {root}", lambda: shutil.rmtree(root, ignore_errors=True))
-    log_diagnostic(f"testing {binary}; state in {root}")
-
-    try:
-        database = Database(root, "postgres")
-        database.start()
-        database.apply_schema()
-        ran_any = False
-        for module in MODULES:
-            selected = [check for check in module.checks
-                        if arguments.filter in check.name or arguments.filter in module.title]
-            if selected:
-                ran_any = True
-                run_module(module, selected, database, binary, root, results)
-        if ran_any:
-            check_logs(results)
-    except CheckFailed as failure:
-        results.report("harness: setup", failure)
-    except Interrupted as interruption:
-        results.report("harness: run", f"interrupted by signal {interruption.signal_number}")
-    finally:
-        # A second signal during cleanup must not leave servers behind.
-        for signal_number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(signal_number, signal.SIG_IGN)
-        CLEANUP.run_all()
-
-    print(f"integration: {results.passed} passed, {results.failed} failed", flush=True)
-    log_diagnostic(f"suite took {time.monotonic() - started:.1f} s")
-    return 1 if results.failed else 0
+    return runner.main("integration", __doc__.splitlines()[0], PROGRAM_NAME, MODULES,
+                       required=lambda bin_dir: [],
+                       check_logs=lambda results: runner.check_no_leaks(
+                           results, "logs: no secret or signature in any log"))
 
 
 if __name__ == "__main__":
