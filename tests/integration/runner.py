@@ -66,7 +66,7 @@ def run_check(check, context, results):
 
 
 def run_module(module, selected, shared_database, binary, root, results):
-    """Run the selected checks of one module, on a database of its own when it asks."""
+    """Run the selected checks of one module, on a database of its own when the module requests one."""
     database = shared_database
     if module.own_database:
         database = Database(root, f"postgres-{module.title.replace(' ', '-')}")
