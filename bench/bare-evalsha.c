@@ -4,7 +4,7 @@
  * rate-limit store as agent-auth (common/serve.h, common/ratelimit.h). Per
  * request it resolves the client address and records one attempt under that
  * address with the configured limiter, which for RATE_LIMIT_BACKEND=redis is
- * one EVALSHA, then answers 200 with a fixed JSON body. There is no token,
+ * one EVALSHA, then responds 200 with a fixed JSON body. There is no token,
  * no PostgreSQL query and no other check, so the gap between agent-auth and
  * this program is the cost of authenticating the agent.
  *
@@ -61,15 +61,11 @@ static void
 bare_handle(edge_request *req, const edge_config *config, void *opaque)
 {
 	bare_state *state = opaque;
-	const char *header = config->trusted_proxy_header == EDGE_FORWARD_FORWARDED ?
-	    "Forwarded" : "X-Forwarded-For";
 	char key[EDGE_RATE_KEY_SIZE], retry[16];
 	edge_rate_decision decision;
 	edge_ip client;
 
-	edge_client_ip_resolve(edge_request_param(req, "REMOTE_ADDR"),
-	    edge_request_header(req, header), config->trusted_proxy_header,
-	    &config->trusted_proxies, &client);
+	edge_request_client_ip(req, config, &client);
 	edge_rate_key("agent-auth", &client, NULL, key);
 
 	if (edge_limiter_check(state->limiter, key, &config->limit_agent_auth,

@@ -172,19 +172,6 @@ match_route(const char *path)
 	return ROUTE_NONE;
 }
 
-/* Resolves the client address through the trusted proxies. */
-static void
-resolve_client(const edge_request *req, const edge_config *config,
-    edge_ip *client)
-{
-	const char *header = config->trusted_proxy_header == EDGE_FORWARD_FORWARDED ?
-	    "Forwarded" : "X-Forwarded-For";
-
-	edge_client_ip_resolve(edge_request_param(req, "REMOTE_ADDR"),
-	    edge_request_header(req, header), config->trusted_proxy_header,
-	    &config->trusted_proxies, client);
-}
-
 /* Decides the attempt before any token work; returns false after responding
  * 429 or 503. With RATE_LIMIT_AGENT_AUTH_SCOPE=attempts (upstream's rule)
  * every attempt is recorded here. With failures, this only checks the
@@ -353,7 +340,7 @@ agent_handle(edge_request *req, const edge_config *config, void *opaque)
 	}
 
 	/* The rate limit comes before any token work. */
-	resolve_client(req, config, &client);
+	edge_request_client_ip(req, config, &client);
 	edge_rate_key(ENDPOINT, &client, NULL, key);
 	if (!check_rate_limit(req, config, state, key))
 		return;

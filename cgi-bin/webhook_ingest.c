@@ -107,7 +107,7 @@ respond_rate_limited(edge_request *req, const char *key,
 
 /* Records the attempt and decides it. With the PostgreSQL store and every
  * free check passed, the lookup rides in the same statement and *looked_up
- * tells whether row was filled. Returns false after responding 503. */
+ * is true when row was filled. Returns false after responding 503. */
 static bool
 decide_rate_limit(edge_request *req, const edge_config *config,
     ingest_state *state, const char *key, const webhook_delivery *delivery,
@@ -221,7 +221,7 @@ check_signature(edge_request *req, const webhook_row *row, const char *body,
 	return false;
 }
 
-/* Decodes, fences and stores an accepted delivery, then answers 202. */
+/* Decodes, fences and stores an accepted delivery, then responds 202. */
 static void
 store_and_respond(edge_request *req, ingest_state *state,
     webhook_delivery *delivery, const webhook_row *row, const char *body,
@@ -284,21 +284,8 @@ done:
 	edge_buf_free(&answer);
 }
 
-/* Resolves the client address through the trusted proxies. */
-static void
-resolve_client(const edge_request *req, const edge_config *config,
-    edge_ip *client)
-{
-	const char *header = config->trusted_proxy_header == EDGE_FORWARD_FORWARDED ?
-	    "Forwarded" : "X-Forwarded-For";
-
-	edge_client_ip_resolve(edge_request_param(req, "REMOTE_ADDR"),
-	    edge_request_header(req, header), config->trusted_proxy_header,
-	    &config->trusted_proxies, client);
-}
-
 /* Checks the declared length, before any lookup or read. Returns 0 when it
- * is acceptable, else the status to answer (400 or 413) once the rate limit
+ * is acceptable, else the status to respond with (400 or 413) once the rate limit
  * has counted the attempt. */
 static int
 declared_length_status(const edge_request *req, const edge_config *config,
@@ -327,7 +314,7 @@ respond_length_refused(edge_request *req, const edge_config *config,
 	edge_respond_error(req, 413, "Payload too large.", NULL, 0);
 }
 
-/* Answers 404 or 410 for a webhook that cannot take deliveries; false then. */
+/* Responds 404 or 410 for a webhook that cannot take deliveries, and returns false then. */
 static bool
 check_webhook_usable(edge_request *req, const webhook_row *row,
     const webhook_delivery *delivery)
@@ -379,7 +366,7 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 
 	/* The free checks are evaluated now but answered only after the rate
 	 * limit, which comes first and counts every request reaching it. */
-	resolve_client(req, config, &client);
+	edge_request_client_ip(req, config, &client);
 	board_ok = edge_uuid_parse(board_raw, board_len, delivery.board_id);
 	webhook_ok = edge_uuid_parse(webhook_raw, webhook_len,
 	    delivery.webhook_id);

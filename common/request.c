@@ -68,6 +68,18 @@ edge_request_path(const edge_request *req, char *out, size_t out_size)
 	return written >= 0 && (size_t)written < out_size;
 }
 
+void
+edge_request_client_ip(const edge_request *req, const edge_config *config,
+    edge_ip *client)
+{
+	const char *header = config->trusted_proxy_header == EDGE_FORWARD_FORWARDED ?
+	    "Forwarded" : "X-Forwarded-For";
+
+	edge_client_ip_resolve(edge_request_param(req, "REMOTE_ADDR"),
+	    edge_request_header(req, header), config->trusted_proxy_header,
+	    &config->trusted_proxies, client);
+}
+
 edge_err
 edge_request_content_length(const edge_request *req, bool *declared,
     size_t *length)

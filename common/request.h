@@ -1,4 +1,4 @@
-/* One HTTP request as a CGI or FastCGI program sees it: parameters, headers,
+/* One HTTP request as a CGI or FastCGI program receives it: parameters, headers,
  * the body and the output stream, the same way in both modes. */
 #ifndef EDGE_REQUEST_H
 #define EDGE_REQUEST_H
@@ -8,6 +8,7 @@
 
 #include <fcgiapp.h>
 
+#include "config.h"
 #include "edge_error.h"
 
 #define EDGE_REQUEST_ID_SIZE 17	/* 16 hex digits and NUL */
@@ -27,7 +28,7 @@ const char *edge_request_param(const edge_request *req, const char *name);
 
 /* Returns the value of the HTTP header named as on the wire ("X-Hub-Signature-256",
  * "Content-Type"), or NULL. Servers pass headers as HTTP_ variables with '-'
- * turned into '_', so "X-A-B" and "X_A_B" cannot be told apart. */
+ * turned into '_', so "X-A-B" and "X_A_B" cannot be distinguished. */
 const char *edge_request_header(const edge_request *req, const char *name);
 
 /* Writes into out the path the client requested: the path part of REQUEST_URI
@@ -48,6 +49,11 @@ edge_err edge_request_content_length(const edge_request *req, bool *declared,
  * EDGE_ERR_NOMEM or EDGE_ERR_IO otherwise; *body is NULL on error. */
 edge_err edge_request_read_body(edge_request *req, bool declared,
 	size_t declared_len, size_t limit, char **body, size_t *body_len);
+
+/* Resolves the client address from REMOTE_ADDR and, behind a trusted proxy,
+ * the forwarding header that TRUSTED_PROXY_HEADER names. */
+void edge_request_client_ip(const edge_request *req, const edge_config *config,
+	edge_ip *client);
 
 /* Writes len bytes of response to the client. */
 edge_err edge_request_write(edge_request *req, const void *data, size_t len);
