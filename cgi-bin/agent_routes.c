@@ -202,8 +202,8 @@ agent_route_boards(edge_request *req, agent_state *state,
 	if (!read_page(req, state, &limit, &offset))
 		return;
 
-	/* An agent with a board sees that board; a gateway-level agent sees its
-	 * gateway's organization, and nothing when that gateway is gone. */
+	/* An agent with a board may list that board. A gateway-level agent may
+	 * list its gateway's organization, and nothing when that gateway is gone. */
 	if (identity->board_id[0] != '\0') {
 		statement = agent_boards_statements[0].name;
 		values[0] = identity->board_id;

@@ -331,7 +331,7 @@ edge_client_ip_resolve(const char *remote_addr, const char *header_value,
 	if (header_value == NULL || !edge_proxy_list_contains(trusted, client))
 		return;
 
-	/* Walk right to left; client always holds the nearest trusted hop so far. */
+	/* Walk right to left; client is always the nearest trusted hop so far. */
 	seen = split_hops(header_value, hops);
 	kept = seen < MAX_HOPS ? seen : MAX_HOPS;
 	for (size_t i = 0; i < kept; i++) {

@@ -192,7 +192,7 @@ load_logging(edge_config *config)
 	if (level != NULL && level[0] != '\0') {
 		size_t i;
 
-		/* Python's logging also knows WARN and CRITICAL; map them to their neighbours. */
+		/* Python's logging also accepts WARN and CRITICAL, so map them to their neighbours. */
 		if (strcasecmp(level, "WARN") == 0)
 			level = "WARNING";
 		else if (strcasecmp(level, "CRITICAL") == 0)
@@ -296,7 +296,7 @@ edge_config_load(edge_config *config, unsigned needs)
 
 	memset(config, 0, sizeof(*config));
 
-	/* Headers first, so that even a "Server misconfigured" answer carries them. */
+	/* Headers first, so that even a "Server misconfigured" response carries them. */
 	load_security_headers(config);
 	if ((err = load_logging(config)) != EDGE_OK)
 		return err;

@@ -72,7 +72,7 @@ typedef struct edge_config {
 } edge_config;
 
 /* Reads the environment into config and checks the settings named by needs.
- * Returns EDGE_OK, EDGE_ERR_CONFIG after logging one line that says which
+ * Returns EDGE_OK, EDGE_ERR_CONFIG after logging one line that names the
  * variable to fix (never its secret parts), or EDGE_ERR_NOMEM. Header values
  * holding CR or LF are logged and disabled without failing the load. */
 edge_err edge_config_load(edge_config *config, unsigned needs);

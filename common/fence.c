@@ -169,7 +169,7 @@ append_without_nul(edge_buf *out, const char *text, size_t len)
 /* Appends one line (without its hard terminator). The line is prefixed when
  * its letters contain a delimiter anywhere; each part after a soft separator
  * is prefixed too when it contains one, so no reader, however it splits the
- * line, sees a line that starts like a delimiter. */
+ * line, reads a line that starts like a delimiter. */
 static void
 append_line(edge_buf *out, const char *line, size_t len)
 {

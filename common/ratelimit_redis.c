@@ -107,7 +107,7 @@ command(redis_limiter *limiter, int argc, const char **argv)
 {
 	redisReply *reply = redisCommandArgv(limiter->context, argc, argv, NULL);
 
-	/* A server that stops answering gets the same back-off as one that
+	/* A server that stops replying gets the same back-off as one that
 	 * refuses connections, so it costs one timeout per second, not one per
 	 * request. hiredis reports a read timeout as EAGAIN. */
 	if (reply == NULL) {

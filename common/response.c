@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* The head holds the status line, a few headers and the security headers. */
+/* The head contains the status line, a few headers and the security headers. */
 #define HEAD_MAX 4096
 
 static edge_header_setting security_headers[EDGE_SECURITY_HEADER_COUNT];
@@ -138,7 +138,7 @@ edge_respond_error(edge_request *req, int status, const char *detail,
 		json = json_object_to_json_string_ext(object,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
-	/* Without memory for json-c, a constant body still tells the client what happened. */
+	/* Without memory for json-c, a constant body still reports what happened. */
 	edge_respond_json(req, status, extra, extra_count,
 	    json != NULL ? json : "{\"detail\": \"Internal error.\"}");
 	json_object_put(object);

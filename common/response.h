@@ -19,7 +19,7 @@ void edge_response_configure(const edge_config *config);
 
 /* Writes a response with the given status, extra headers and body. A
  * security header is added unless extra already has one of that name. A
- * header whose value holds CR or LF is logged and left out. Writes nothing
+ * header whose value contains CR or LF is logged and left out. Writes nothing
  * when the request was already answered. */
 void edge_respond(edge_request *req, int status, const edge_header *extra,
 	size_t extra_count, const char *body, size_t body_len);

@@ -14,7 +14,7 @@ typedef struct edge_app {
 	 * or an error already logged. May be NULL. */
 	edge_err (*init)(const edge_config *config, void **state);
 
-	/* Answers one request; must write a response. */
+	/* Handles one request and must write a response. */
 	void (*handle)(edge_request *req, const edge_config *config, void *state);
 
 	/* Releases what init made. May be NULL. */
@@ -23,7 +23,7 @@ typedef struct edge_app {
 
 /* Runs app and returns the process exit status. A configuration the suite
  * cannot serve stops a FastCGI process at start; in plain CGI mode, where
- * every request is a start, it answers 500 {"detail": "Server misconfigured"}. */
+ * every request is a start, it responds 500 {"detail": "Server misconfigured"}. */
 int edge_serve(const edge_app *app);
 
 #endif

@@ -20,7 +20,7 @@ edge_signature_result edge_signature_check_sha256(const char *header_value,
 	const void *secret, size_t secret_len, const void *body, size_t body_len);
 
 /* Returns true when a lower-case header name carries a signature under any
- * scheme the suite knows, so that it is never stored with the payload. */
+ * scheme the suite supports, so that it is never stored with the payload. */
 bool edge_signature_header_is_known(const char *lower_name);
 
 /* Header names tried, in order, when a webhook names none. */

@@ -486,7 +486,7 @@ CREATE INDEX IF NOT EXISTS ix_edge_agent_token_index_agent_id
 -- key's most recent attempts, newest first, in microseconds since the Unix epoch
 -- from clock_timestamp(), at most the limit's count of them. UNLOGGED: the table
 -- writes no WAL, so a decision costs no fsync; PostgreSQL empties it after a crash,
--- which only forgets recent attempts. No index besides the key, so every update
+-- which loses only recent attempts. No index besides the key, so every update
 -- stays a HOT update.
 CREATE UNLOGGED TABLE IF NOT EXISTS edge_rate_limit (
     key varchar PRIMARY KEY,
