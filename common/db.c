@@ -229,10 +229,14 @@ run_once(edge_db *db, const char *statement, int param_count,
 
 	*result = NULL;
 	*retryable = false;
+	/* A statement that could not be sent whole never ran: if the
+	 * connection was closed under us (a server restart whose EOF arrived
+	 * after its FATAL message), one retry on a new connection is safe. */
 	if (!PQsendQueryPrepared(db->conn, statement, param_count, values,
 	    lengths, NULL, 0)) {
 		log_connection_error(db->conn, "sending a statement failed");
 		edge_db_close(db);
+		*retryable = true;
 		return EDGE_ERR_STORE;
 	}
 
