@@ -280,12 +280,13 @@ edge_db_run(edge_db *db, const char *statement, int param_count,
     PGresult **result)
 {
 	bool reused = db->conn != NULL, retryable;
-	unsigned connect_ms = timeout_ms < EDGE_DB_CONNECT_TIMEOUT_MS ?
-	    timeout_ms : EDGE_DB_CONNECT_TIMEOUT_MS;
+	unsigned connect_ms = timeout_ms < EDGE_DB_MIN_CONNECT_TIMEOUT_MS ?
+	    EDGE_DB_MIN_CONNECT_TIMEOUT_MS : timeout_ms > EDGE_DB_CONNECT_TIMEOUT_MS ?
+	    EDGE_DB_CONNECT_TIMEOUT_MS : timeout_ms;
 	edge_err err;
 
-	/* A statement with a short deadline (the rate limiter's) also connects
-	 * within it, so a silent server costs no more than the deadline. */
+	/* A statement with a short deadline (the rate limiter's) connects within
+	 * a short deadline too, so a silent server costs at most half a second. */
 	*result = NULL;
 	if ((err = connect_within(db, connect_ms)) != EDGE_OK)
 		return err;

@@ -10,6 +10,10 @@
 
 /* Connecting may take a few round trips and a SCRAM exchange. */
 #define EDGE_DB_CONNECT_TIMEOUT_MS 3000
+/* Least time a new connection gets, even for a statement with a shorter
+ * deadline: the SCRAM exchange and preparing the statements take several
+ * round trips and some CPU, and the connection then serves many requests. */
+#define EDGE_DB_MIN_CONNECT_TIMEOUT_MS 500
 /* A statement of this suite touches a handful of rows by key. */
 #define EDGE_DB_QUERY_TIMEOUT_MS 10000
 
@@ -37,8 +41,8 @@ edge_err edge_db_connect(edge_db *db);
 
 /* Runs a statement prepared at connect (by name), binary-safe parameters in
  * text format (lengths may be NULL), and waits at most timeout_ms for its
- * result, and for a new connection at most the lesser of timeout_ms and
- * EDGE_DB_CONNECT_TIMEOUT_MS. On success *result is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
+ * result. A new connection gets timeout_ms too, but at least
+ * EDGE_DB_MIN_CONNECT_TIMEOUT_MS and at most EDGE_DB_CONNECT_TIMEOUT_MS. On success *result is a PGRES_TUPLES_OK or PGRES_COMMAND_OK
  * result for the caller to PQclear. On EDGE_ERR_TIMEOUT the statement is
  * cancelled; on a broken connection it is closed, to be reopened next time.
  * Errors are logged once here, with the SQLSTATE, never with parameters. */
