@@ -3,6 +3,7 @@
 #   make                  build the programs into cgi-bin/
 #   make SANITIZE=1       build with AddressSanitizer and UBSan into build/sanitize/
 #   make test             run every test (unit, fuzz smoke, integration, both builds)
+#   make interop          run against the real OpenClaw gateway (needs npm)
 #   make run              serve a demo on 127.0.0.1:8080 (PORT overrides)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -17,7 +18,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/mc-edge
 SHAREDIR ?= $(PREFIX)/share/mc-edge
 PKG_CONFIG ?= pkg-config
 
-PACKAGES := libpq json-c openssl hiredis
+PACKAGES := libpq json-c openssl hiredis libwebsockets
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PACKAGES))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PACKAGES)) -lfcgi
 
@@ -53,6 +54,7 @@ PROGRAMS := webhook-ingest agent-auth
 webhook-ingest_SOURCES := cgi-bin/webhook_ingest.c cgi-bin/webhook_store.c \
 	cgi-bin/webhook_capture.c cgi-bin/webhook_note.c
 agent-auth_SOURCES := cgi-bin/agent_auth.c cgi-bin/agent_lookup.c cgi-bin/agent_routes.c
+gateway-message_SOURCES := $(wildcard cgi-bin/gateway_message*.c)
 
 BINARIES := $(PROGRAMS:%=$(BINDIR)/%)
 
@@ -60,6 +62,11 @@ BINARIES := $(PROGRAMS:%=$(BINDIR)/%)
 ADMIN := $(ADMINDIR)/mc-edge-admin
 ADMIN_SOURCES := $(wildcard admin/*.c)
 ADMIN_OBJECTS := $(ADMIN_SOURCES:%.c=$(BUILD)/%.o)
+
+# The long-running process that delivers webhook notifications.
+DISPATCHER := $(ADMINDIR)/mc-edge-dispatcher
+DISPATCHER_SOURCES := $(wildcard dispatcher/*.c)
+DISPATCHER_OBJECTS := $(DISPATCHER_SOURCES:%.c=$(BUILD)/%.o)
 UNIT_SOURCES := $(wildcard tests/unit/test_*.c)
 UNIT_BINARIES := $(UNIT_SOURCES:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINARIES := $(BUILD)/bench/bare-insert $(BUILD)/bench/bare-evalsha
@@ -67,10 +74,10 @@ BENCH_BINARIES := $(BUILD)/bench/bare-insert $(BUILD)/bench/bare-evalsha
 ALL_CFLAGS = $(EDGE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EDGE_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all unit-tests bench-binaries test run install clean fuzz
-all: $(BINARIES) $(ADMIN)
+.PHONY: all unit-tests bench-binaries test run install clean fuzz interop
+all: $(BINARIES) $(ADMIN) $(DISPATCHER)
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h admin/*.h)
+$(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h admin/*.h dispatcher/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -88,6 +95,10 @@ endef
 $(foreach program,$(PROGRAMS),$(eval $(call program_rule,$(program))))
 
 $(ADMIN): $(ADMIN_OBJECTS) $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(DISPATCHER): $(DISPATCHER_OBJECTS) $(LIBRARY)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -o $@
 
@@ -111,6 +122,11 @@ run:
 
 fuzz:
 	tests/fuzz/run.sh
+
+# The suite against the real OpenClaw gateway, inside a loopback-only network
+# namespace; scripts/interop installs what it needs under a private prefix.
+interop:
+	scripts/interop
 
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/sql \
