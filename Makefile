@@ -75,7 +75,7 @@ ALL_CFLAGS = $(EDGE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EDGE_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all unit-tests bench-binaries test run install clean fuzz interop
-all: $(BINARIES) $(ADMIN) $(DISPATCHER)
+all: $(BINARIES) $(ADMIN) $(if $(DISPATCHER_SOURCES),$(DISPATCHER))
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h admin/*.h dispatcher/*.h)
 	@mkdir -p $(dir $@)
