@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -286,6 +287,124 @@ load_database(edge_config *config, unsigned needs)
 	return EDGE_OK;
 }
 
+/* Upstream's placeholder values, which a copied example file would leave in place. */
+static const char *const token_placeholders[] = {
+	"change-me", "changeme", "replace-me", "replace-with-strong-random-token",
+};
+
+/* Checks LOCAL_AUTH_TOKEN without ever putting its value in a log line. */
+static edge_err
+check_local_auth_token(const char *token)
+{
+	size_t len;
+
+	if (token == NULL || token[0] == '\0')
+		return misconfigured("LOCAL_AUTH_TOKEN",
+		    "is not set; AUTH_MODE=local needs a random token of at least "
+		    "50 characters");
+	for (size_t i = 0; i < sizeof(token_placeholders) / sizeof(token_placeholders[0]); i++)
+		if (strcasecmp(token, token_placeholders[i]) == 0)
+			return misconfigured("LOCAL_AUTH_TOKEN",
+			    "is a placeholder; set a random token of at least 50 characters");
+
+	len = strlen(token);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)token[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return misconfigured("LOCAL_AUTH_TOKEN",
+			    "contains whitespace, a control character or non-ASCII "
+			    "bytes; use visible ASCII only, with nothing around it");
+	}
+	if (len < EDGE_LOCAL_AUTH_TOKEN_MIN)
+		return misconfigured("LOCAL_AUTH_TOKEN",
+		    "is shorter than 50 characters; set a longer random token");
+	return EDGE_OK;
+}
+
+/* Returns the variable's value, or NULL when it is unset or blank. */
+static const char *
+getenv_nonblank(const char *variable)
+{
+	const char *value = getenv(variable);
+
+	return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+static edge_err
+load_user_auth(edge_config *config)
+{
+	static const char *const modes[] = { "local", "jwt" };
+	const char *leeway = getenv_nonblank("JWT_LEEWAY_SECONDS");
+	unsigned long long leeway_s = 10;
+	int mode;
+	edge_err err;
+
+	if ((err = load_choice("AUTH_MODE", modes, 2, &mode,
+	    "must be local or jwt")) != EDGE_OK)
+		return err;
+	config->auth_mode = (edge_auth_mode)mode;
+	config->local_auth_token = getenv_nonblank("LOCAL_AUTH_TOKEN");
+	config->jwt_jwks_file = getenv_nonblank("JWT_JWKS_FILE");
+	config->jwt_issuer = getenv_nonblank("JWT_ISSUER");
+	config->jwt_audience = getenv_nonblank("JWT_AUDIENCE");
+
+	if (leeway != NULL && !parse_unsigned(leeway, EDGE_JWT_LEEWAY_MAX, &leeway_s))
+		return misconfigured("JWT_LEEWAY_SECONDS",
+		    "must be a number of seconds from 0 to 300");
+	config->jwt_leeway_s = (unsigned)leeway_s;
+
+	if (config->auth_mode == EDGE_AUTH_LOCAL)
+		return check_local_auth_token(config->local_auth_token);
+	if (config->jwt_jwks_file == NULL)
+		return misconfigured("JWT_JWKS_FILE",
+		    "is not set; AUTH_MODE=jwt needs the path of a JWKS file "
+		    "holding the issuer's public keys");
+	return EDGE_OK;
+}
+
+/* Sets the device key path: GATEWAY_DEVICE_KEY_FILE, else a file in the state folder. */
+static edge_err
+load_device_key_file(edge_config *config)
+{
+	const char *file = getenv_nonblank("GATEWAY_DEVICE_KEY_FILE");
+	const char *state_dir = getenv_nonblank("EDGE_STATE_DIR");
+	static const char name[] = "/gateway-device.pem";
+	size_t size;
+
+	if (file != NULL) {
+		config->gateway_device_key_file = strdup(file);
+		return config->gateway_device_key_file != NULL ? EDGE_OK : EDGE_ERR_NOMEM;
+	}
+	if (state_dir == NULL)
+		state_dir = "/var/lib/mc-edge";
+	size = strlen(state_dir) + sizeof(name);
+	config->gateway_device_key_file = malloc(size);
+	if (config->gateway_device_key_file == NULL)
+		return EDGE_ERR_NOMEM;
+	snprintf(config->gateway_device_key_file, size, "%s%s", state_dir, name);
+	return EDGE_OK;
+}
+
+static edge_err
+load_gateway(edge_config *config, unsigned needs)
+{
+	const char *timeout = getenv_nonblank("GATEWAY_TIMEOUT_MS");
+	unsigned long long timeout_ms = 5000;
+
+	if ((needs & EDGE_NEED_GATEWAY) == 0)
+		return load_device_key_file(config);
+
+	if (timeout != NULL &&
+	    (!parse_unsigned(timeout, EDGE_GATEWAY_TIMEOUT_MAX, &timeout_ms) ||
+	    timeout_ms == 0))
+		return misconfigured("GATEWAY_TIMEOUT_MS",
+		    "must be a number of milliseconds from 1 to 600000");
+	config->gateway_timeout_ms = (unsigned)timeout_ms;
+	config->gateway_ca_file = getenv_nonblank("GATEWAY_CA_FILE");
+	return load_device_key_file(config);
+}
+
 edge_err
 edge_config_load(edge_config *config, unsigned needs)
 {
@@ -295,6 +414,9 @@ edge_config_load(edge_config *config, unsigned needs)
 	edge_err err;
 
 	memset(config, 0, sizeof(*config));
+	config->auth_mode = EDGE_AUTH_LOCAL;
+	config->jwt_leeway_s = 10;
+	config->gateway_timeout_ms = 5000;
 
 	/* Headers first, so that even a "Server misconfigured" response carries them. */
 	load_security_headers(config);
@@ -326,7 +448,13 @@ edge_config_load(edge_config *config, unsigned needs)
 	config->base_url = getenv("BASE_URL");
 	if (config->base_url == NULL)
 		config->base_url = "";
-	return load_database(config, needs);
+	if ((err = load_database(config, needs)) != EDGE_OK)
+		return err;
+
+	if ((needs & EDGE_NEED_USER_AUTH) != 0 &&
+	    (err = load_user_auth(config)) != EDGE_OK)
+		return err;
+	return load_gateway(config, needs);
 }
 
 void
@@ -335,4 +463,6 @@ edge_config_free(edge_config *config)
 	edge_proxy_list_free(&config->trusted_proxies);
 	free(config->database_url);
 	config->database_url = NULL;
+	free(config->gateway_device_key_file);
+	config->gateway_device_key_file = NULL;
 }

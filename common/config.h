@@ -44,8 +44,22 @@ typedef enum edge_auth_scope {
 /* Which settings an endpoint uses: only those are checked at start. */
 enum {
 	EDGE_NEED_DATABASE = 1 << 0,
-	EDGE_NEED_RATE_LIMIT = 1 << 1
+	EDGE_NEED_RATE_LIMIT = 1 << 1,
+	EDGE_NEED_USER_AUTH = 1 << 2,	/* AUTH_MODE, LOCAL_AUTH_TOKEN, JWT_* */
+	EDGE_NEED_GATEWAY = 1 << 3	/* GATEWAY_* */
 };
+
+typedef enum edge_auth_mode {
+	EDGE_AUTH_LOCAL = 0,	/* one shared bearer token, LOCAL_AUTH_TOKEN */
+	EDGE_AUTH_JWT		/* signed tokens checked against JWT_JWKS_FILE */
+} edge_auth_mode;
+
+/* Bounds of the user-auth and gateway settings. A clock skew of more than
+ * 5 minutes is a broken clock (Kerberos allows 5 minutes by default), and a
+ * gateway exchange longer than 10 minutes outlives any web server timeout. */
+#define EDGE_LOCAL_AUTH_TOKEN_MIN 50
+#define EDGE_JWT_LEEWAY_MAX 300u
+#define EDGE_GATEWAY_TIMEOUT_MAX 600000u
 
 typedef struct edge_config {
 	edge_header_setting security_headers[EDGE_SECURITY_HEADER_COUNT];
@@ -69,12 +83,34 @@ typedef struct edge_config {
 
 	edge_log_level log_level;
 	edge_log_format log_format;
+
+	/* Read and checked only with EDGE_NEED_USER_AUTH; else the defaults. */
+	edge_auth_mode auth_mode;		/* AUTH_MODE, default local */
+	const char *local_auth_token;		/* LOCAL_AUTH_TOKEN, NULL when unset */
+	const char *jwt_jwks_file;		/* JWT_JWKS_FILE, required in jwt mode */
+	const char *jwt_issuer, *jwt_audience;	/* NULL when unset or blank */
+	unsigned jwt_leeway_s;			/* JWT_LEEWAY_SECONDS, default 10 */
+
+	/* Read and checked only with EDGE_NEED_GATEWAY; else the defaults. */
+	unsigned gateway_timeout_ms;		/* GATEWAY_TIMEOUT_MS, default 5000 */
+	const char *gateway_ca_file;		/* GATEWAY_CA_FILE, NULL when unset or blank */
+	char *gateway_device_key_file;		/* GATEWAY_DEVICE_KEY_FILE, default
+						   $EDGE_STATE_DIR/gateway-device.pem, else
+						   /var/lib/mc-edge/gateway-device.pem */
 } edge_config;
 
 /* Reads the environment into config and checks the settings named by needs.
  * Returns EDGE_OK, EDGE_ERR_CONFIG after logging one line that names the
- * variable to fix (never its secret parts), or EDGE_ERR_NOMEM. Header values
- * holding CR or LF are logged and disabled without failing the load. */
+ * variable to fix (never its value when it is a secret), or EDGE_ERR_NOMEM.
+ * Header values holding CR or LF are logged and disabled without failing the
+ * load.
+ *
+ * With EDGE_NEED_USER_AUTH in local mode, LOCAL_AUTH_TOKEN must be at least
+ * 50 characters of visible ASCII (0x21 to 0x7e) and not a placeholder such as
+ * "change-me" in any case. Whitespace anywhere in it, surrounding whitespace
+ * included, is rejected rather than trimmed: a client cannot send a token with
+ * spaces in an Authorization header, and trimming would hide a copy-and-paste
+ * mistake. In jwt mode JWT_JWKS_FILE must be set. */
 edge_err edge_config_load(edge_config *config, unsigned needs);
 
 /* Releases what edge_config_load allocated. */

@@ -1,5 +1,6 @@
 /* Tests for configuration loading: defaults, security header rules, limit
- * parsing, DATABASE_URL normalization and which settings are required.
+ * parsing, DATABASE_URL normalization, the user-auth and gateway settings,
+ * and which settings are required.
  * Each case starts from an empty environment (clearenv). */
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,178 @@ test_database_url_normalize(void)
 	}
 }
 
+/* A valid LOCAL_AUTH_TOKEN: 50 visible ASCII characters. */
+#define GOOD_TOKEN "tok3n-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"
+
+/* Loads with LOCAL_AUTH_TOKEN=token and EDGE_NEED_USER_AUTH, and checks that
+ * it fails naming the variable without ever logging the value. */
+static void
+check_token_rejected(const char *token, const char *name)
+{
+	edge_config config;
+
+	CHECKF(load_with("LOCAL_AUTH_TOKEN", token, &config, EDGE_NEED_USER_AUTH) ==
+	    EDGE_ERR_CONFIG, name, "token \"%s\" was accepted", token);
+	CHECKF(strstr(capture.text, "LOCAL_AUTH_TOKEN") != NULL, name,
+	    "log does not name LOCAL_AUTH_TOKEN: %s", capture.text);
+	CHECKF(strlen(token) < 4 || strstr(capture.text, token) == NULL, name,
+	    "log holds the token: %s", capture.text);
+	CHECK_INT_EQ(capture_line_count(&capture), 1, "config token error one line");
+	edge_config_free(&config);
+}
+
+static void
+test_user_auth_settings(void)
+{
+	edge_config config;
+
+	clearenv();
+	CHECK_INT_EQ(load(&config, 0), EDGE_OK, "config user auth defaults load");
+	CHECK_INT_EQ(config.auth_mode, EDGE_AUTH_LOCAL, "config default auth mode local");
+	CHECK_INT_EQ(config.jwt_leeway_s, 10, "config default leeway 10");
+	CHECK(config.local_auth_token == NULL, "config default no local token");
+	CHECK(config.jwt_jwks_file == NULL, "config default no JWKS file");
+	CHECK(config.jwt_issuer == NULL, "config default no issuer");
+	CHECK(config.jwt_audience == NULL, "config default no audience");
+	edge_config_free(&config);
+
+	/* An endpoint without user auth ignores a short token and a bad mode. */
+	CHECK_INT_EQ(load_with("LOCAL_AUTH_TOKEN", "short", &config, 0), EDGE_OK,
+	    "config short token ignored without need");
+	edge_config_free(&config);
+	CHECK_INT_EQ(load_with("AUTH_MODE", "clerk", &config, 0), EDGE_OK,
+	    "config bad mode ignored without need");
+	edge_config_free(&config);
+
+	clearenv();
+	CHECK_INT_EQ(load(&config, EDGE_NEED_USER_AUTH), EDGE_ERR_CONFIG,
+	    "config token required in local mode");
+	CHECKF(strstr(capture.text, "LOCAL_AUTH_TOKEN") != NULL,
+	    "config missing token names variable", "log: %s", capture.text);
+	edge_config_free(&config);
+
+	CHECK_INT_EQ(load_with("LOCAL_AUTH_TOKEN", GOOD_TOKEN, &config,
+	    EDGE_NEED_USER_AUTH), EDGE_OK, "config 50-character token loads");
+	CHECK_STR_EQ(config.local_auth_token, GOOD_TOKEN, "config token value kept");
+	CHECK_INT_EQ(capture.len, 0, "config good token logs nothing");
+	edge_config_free(&config);
+
+	check_token_rejected("change-me", "config placeholder change-me rejected");
+	check_token_rejected("CHANGEME", "config placeholder CHANGEME rejected");
+	check_token_rejected("Replace-Me", "config placeholder Replace-Me rejected");
+	check_token_rejected("replace-with-strong-random-token",
+	    "config placeholder replace-with rejected");
+	check_token_rejected("tok3n-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDE",
+	    "config 49-character token rejected");
+	check_token_rejected(" " GOOD_TOKEN, "config token leading space rejected");
+	check_token_rejected(GOOD_TOKEN "\n", "config token trailing newline rejected");
+	check_token_rejected("tok3n-0123456789-abcdefghij klmnopqrstuvwxyz-ABCDEFG",
+	    "config token inner space rejected");
+	check_token_rejected("tok3n-0123456789-abcdefghij\xc3\xa9klmnopqrstuvwxyz-ABCDEFG",
+	    "config token non-ASCII rejected");
+
+	clearenv();
+	setenv("AUTH_MODE", "Jwt", 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_USER_AUTH), EDGE_ERR_CONFIG,
+	    "config jwt mode needs JWKS file");
+	CHECKF(strstr(capture.text, "JWT_JWKS_FILE") != NULL,
+	    "config missing JWKS names variable", "log: %s", capture.text);
+	edge_config_free(&config);
+
+	setenv("JWT_JWKS_FILE", "/etc/mc-edge/jwks.json", 1);
+	setenv("JWT_ISSUER", "https://issuer.test", 1);
+	setenv("JWT_AUDIENCE", "", 1);
+	setenv("JWT_LEEWAY_SECONDS", "0", 1);
+	setenv("LOCAL_AUTH_TOKEN", "short", 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_USER_AUTH), EDGE_OK,
+	    "config jwt mode loads without local token");
+	CHECK_INT_EQ(config.auth_mode, EDGE_AUTH_JWT, "config auth mode jwt");
+	CHECK_STR_EQ(config.jwt_jwks_file, "/etc/mc-edge/jwks.json", "config JWKS path");
+	CHECK_STR_EQ(config.jwt_issuer, "https://issuer.test", "config issuer");
+	CHECK(config.jwt_audience == NULL, "config blank audience unset");
+	CHECK_INT_EQ(config.jwt_leeway_s, 0, "config leeway zero");
+	edge_config_free(&config);
+
+	setenv("JWT_LEEWAY_SECONDS", "300", 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_USER_AUTH), EDGE_OK, "config leeway 300 loads");
+	CHECK_INT_EQ(config.jwt_leeway_s, 300, "config leeway 300");
+	edge_config_free(&config);
+
+	static const char *const bad_leeway[] = { "301", "-1", "10s", "abc", "1e2" };
+	for (size_t i = 0; i < sizeof(bad_leeway) / sizeof(bad_leeway[0]); i++) {
+		setenv("JWT_LEEWAY_SECONDS", bad_leeway[i], 1);
+		CHECKF(load(&config, EDGE_NEED_USER_AUTH) == EDGE_ERR_CONFIG,
+		    "config bad leeway rejected", "JWT_LEEWAY_SECONDS=%s", bad_leeway[i]);
+		CHECKF(strstr(capture.text, "JWT_LEEWAY_SECONDS") != NULL,
+		    "config bad leeway names variable", "log: %s", capture.text);
+		edge_config_free(&config);
+	}
+
+	clearenv();
+	setenv("AUTH_MODE", "clerk", 1);
+	setenv("LOCAL_AUTH_TOKEN", GOOD_TOKEN, 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_USER_AUTH), EDGE_ERR_CONFIG,
+	    "config unknown auth mode rejected");
+	CHECKF(strstr(capture.text, "AUTH_MODE") != NULL,
+	    "config unknown mode names variable", "log: %s", capture.text);
+	CHECK_INT_EQ(capture_line_count(&capture), 1, "config unknown mode one line");
+	edge_config_free(&config);
+}
+
+static void
+test_gateway_settings(void)
+{
+	edge_config config;
+
+	clearenv();
+	CHECK_INT_EQ(load(&config, EDGE_NEED_GATEWAY), EDGE_OK,
+	    "config gateway defaults load");
+	CHECK_INT_EQ(config.gateway_timeout_ms, 5000, "config default gateway timeout");
+	CHECK(config.gateway_ca_file == NULL, "config default no CA file");
+	CHECK_STR_EQ(config.gateway_device_key_file,
+	    "/var/lib/mc-edge/gateway-device.pem", "config default device key path");
+	edge_config_free(&config);
+	CHECK(config.gateway_device_key_file == NULL, "config free clears device key path");
+
+	CHECK_INT_EQ(load_with("EDGE_STATE_DIR", "/srv/edge", &config, EDGE_NEED_GATEWAY),
+	    EDGE_OK, "config state dir loads");
+	CHECK_STR_EQ(config.gateway_device_key_file, "/srv/edge/gateway-device.pem",
+	    "config device key under state dir");
+	edge_config_free(&config);
+
+	clearenv();
+	setenv("EDGE_STATE_DIR", "/srv/edge", 1);
+	setenv("GATEWAY_DEVICE_KEY_FILE", "/etc/mc-edge/device.pem", 1);
+	setenv("GATEWAY_CA_FILE", "/etc/mc-edge/ca.pem", 1);
+	setenv("GATEWAY_TIMEOUT_MS", "600000", 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_GATEWAY), EDGE_OK, "config gateway settings load");
+	CHECK_STR_EQ(config.gateway_device_key_file, "/etc/mc-edge/device.pem",
+	    "config device key file set");
+	CHECK_STR_EQ(config.gateway_ca_file, "/etc/mc-edge/ca.pem", "config CA file set");
+	CHECK_INT_EQ(config.gateway_timeout_ms, 600000, "config gateway timeout max");
+	edge_config_free(&config);
+
+	static const char *const bad_timeout[] = { "0", "600001", "5s", "-5", "" };
+	for (size_t i = 0; i < 4; i++) {
+		setenv("GATEWAY_TIMEOUT_MS", bad_timeout[i], 1);
+		CHECKF(load(&config, EDGE_NEED_GATEWAY) == EDGE_ERR_CONFIG,
+		    "config bad gateway timeout rejected", "GATEWAY_TIMEOUT_MS=%s",
+		    bad_timeout[i]);
+		CHECKF(strstr(capture.text, "GATEWAY_TIMEOUT_MS") != NULL,
+		    "config bad timeout names variable", "log: %s", capture.text);
+		edge_config_free(&config);
+
+		/* Endpoints that do not talk to a gateway ignore the setting. */
+		CHECKF(load(&config, 0) == EDGE_OK, "config bad timeout ignored without need",
+		    "GATEWAY_TIMEOUT_MS=%s", bad_timeout[i]);
+		edge_config_free(&config);
+	}
+	setenv("GATEWAY_TIMEOUT_MS", bad_timeout[4], 1);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_GATEWAY), EDGE_OK, "config blank timeout loads");
+	CHECK_INT_EQ(config.gateway_timeout_ms, 5000, "config blank timeout default");
+	edge_config_free(&config);
+}
+
 int
 main(void)
 {
@@ -462,5 +635,7 @@ main(void)
 	test_other_settings();
 	test_database_url();
 	test_database_url_normalize();
+	test_user_auth_settings();
+	test_gateway_settings();
 	return check_summary();
 }
