@@ -13,7 +13,7 @@
 # committed corpus is never written to.
 #
 # Needs clang and the libFuzzer runtime (Debian: clang, libclang-rt-14-dev),
-# pkg-config, and the libpq, json-c, OpenSSL, hiredis and libfcgi development
+# pkg-config, and the libpq, json-c, OpenSSL, hiredis, libwebsockets and libfcgi development
 # packages.
 
 set -u
@@ -32,7 +32,7 @@ case $FUZZ_SECONDS in
     ;;
 esac
 
-PACKAGES="libpq json-c openssl hiredis"
+PACKAGES="libpq json-c openssl hiredis libwebsockets"
 # shellcheck disable=SC2086 # one argument per package
 if ! PKG_CFLAGS=$(pkg-config --cflags $PACKAGES) ||
    ! PKG_LIBS=$(pkg-config --libs $PACKAGES); then
