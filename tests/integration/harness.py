@@ -48,6 +48,12 @@ LIGHTTPD = shutil.which("lighttpd", path=SEARCH_PATH) or "lighttpd"
 SERVICE_USER = "www-data"
 POSTGRES_USER = "postgres"
 
+# lighttpd.conf also starts gateway-message, whose processes stop at start
+# without a LOCAL_AUTH_TOKEN of at least 50 characters in local mode. Every
+# lighttpd of the tests gets this one unless its settings name another (or
+# None to leave it unset).
+DEFAULT_LOCAL_AUTH_TOKEN = "test-local-auth-token-" + uuid.uuid4().hex + uuid.uuid4().hex
+
 # Lines that AddressSanitizer, LeakSanitizer and UBSan print when they report.
 SANITIZER_MARKERS = (
     "ERROR: AddressSanitizer",
@@ -243,6 +249,7 @@ class LogBook:
 
 
 LOGBOOK = LogBook()
+LOGBOOK.add_secret(DEFAULT_LOCAL_AUTH_TOKEN)
 
 
 def sanitizer_report(text):
@@ -712,6 +719,7 @@ class LighttpdServer:
             "EDGE_BIND": self.bind,
             "EDGE_FCGI_PROCS": str(self.procs),
             "DATABASE_URL": self.database_url,
+            "LOCAL_AUTH_TOKEN": DEFAULT_LOCAL_AUTH_TOKEN,
             "UBSAN_OPTIONS": "print_stacktrace=1",
         }
         for key, value in self.extra_env.items():
