@@ -475,11 +475,16 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* The timer only wakes lws_service(), and the loop checks the clock itself. */
+/* The timer only wakes lws_service(), and the loop checks the clock itself.
+ * A timer that is already due when lws_service() starts runs before lws
+ * computes its poll wait, and lws then sleeps until its own next event
+ * (seconds away), so the callback also cancels that wait. */
 static void
 on_timer(lws_sorted_usec_list_t *timer)
 {
-	(void)timer;
+	exchange *ex = lws_container_of(timer, exchange, timer);
+
+	lws_cancel_service(ex->context);
 }
 
 static struct lws_context *
