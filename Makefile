@@ -16,6 +16,7 @@ CFLAGS ?= -O2 -g
 PREFIX ?= /usr/local
 LIBEXECDIR ?= $(PREFIX)/libexec/mc-edge
 SHAREDIR ?= $(PREFIX)/share/mc-edge
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 PKG_CONFIG ?= pkg-config
 
 PACKAGES := libpq json-c openssl hiredis libwebsockets
@@ -50,7 +51,7 @@ COMMON_OBJECTS := $(COMMON_SOURCES:%.c=$(BUILD)/%.o)
 LIBRARY := $(BUILD)/libedge.a
 
 # One entry per endpoint: its binary and the sources that make it.
-PROGRAMS := webhook-ingest agent-auth
+PROGRAMS := webhook-ingest agent-auth gateway-message
 webhook-ingest_SOURCES := cgi-bin/webhook_ingest.c cgi-bin/webhook_store.c \
 	cgi-bin/webhook_capture.c cgi-bin/webhook_note.c
 agent-auth_SOURCES := cgi-bin/agent_auth.c cgi-bin/agent_lookup.c cgi-bin/agent_routes.c
@@ -75,7 +76,7 @@ ALL_CFLAGS = $(EDGE_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(EDGE_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all unit-tests bench-binaries test run install clean fuzz interop
-all: $(BINARIES) $(ADMIN) $(if $(DISPATCHER_SOURCES),$(DISPATCHER))
+all: $(BINARIES) $(ADMIN) $(DISPATCHER)
 
 $(BUILD)/%.o: %.c $(wildcard common/*.h cgi-bin/*.h admin/*.h dispatcher/*.h)
 	@mkdir -p $(dir $@)
@@ -131,13 +132,17 @@ interop:
 install: all
 	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/sql \
 		$(DESTDIR)$(SHAREDIR)/scripts $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(ADMIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(ADMIN) $(DISPATCHER) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BINARIES) $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 sql/schema.sql $(DESTDIR)$(SHAREDIR)/sql/
 	install -m 0644 lighttpd.conf $(DESTDIR)$(SHAREDIR)/
 	install -m 0755 scripts/lighttpd-settings $(DESTDIR)$(SHAREDIR)/scripts/
 	install -d $(DESTDIR)$(SHAREDIR)/errors
 	install -m 0644 errors/status-*.html $(DESTDIR)$(SHAREDIR)/errors/
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's#/usr/local/bin/#$(PREFIX)/bin/#' systemd/mc-edge-dispatcher.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/mc-edge-dispatcher.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/mc-edge-dispatcher.service
 
 clean:
 	rm -rf build bin $(PROGRAMS:%=cgi-bin/%)

@@ -17,5 +17,8 @@ typedef struct admin_command {
 int admin_check_database(const edge_config *config, int argc, char **argv);
 int admin_check_limiter(const edge_config *config, int argc, char **argv);
 int admin_agent_token(const edge_config *config, int argc, char **argv);
+int admin_notifications(const edge_config *config, int argc, char **argv);
+int admin_gateway_check(const edge_config *config, int argc, char **argv);
+int admin_gateway_send(const edge_config *config, int argc, char **argv);
 
 #endif

@@ -16,6 +16,18 @@ static const admin_command commands[] = {
 	{ "agent-token", "mint|rotate|revoke AGENT_ID", "mint prints a new agent "
 	    "token once and stores its hash and index entry; rotate replaces the "
 	    "token; revoke clears it", EDGE_NEED_DATABASE, admin_agent_token },
+	{ "notifications", "list [--state STATE] [--limit N] [--json] | "
+	    "retry ID...|--dead", "list queued agent notifications (default: "
+	    "pending, sending and dead; never payload content); retry puts dead "
+	    "or closed ones back to pending with a fresh retry schedule",
+	    EDGE_NEED_DATABASE, admin_notifications },
+	{ "gateway-check", "GATEWAY_ID", "connect to a gateway of the gateways "
+	    "table up to hello-ok and print the protocol; exit 1 on failure",
+	    EDGE_NEED_DATABASE | EDGE_NEED_GATEWAY, admin_gateway_check },
+	{ "gateway-send", "GATEWAY_ID SESSION_KEY [IDEMPOTENCY_KEY] < MESSAGE",
+	    "send standard input (one final newline dropped) to a session with "
+	    "chat.send and print the run status; the key defaults to a new UUID",
+	    EDGE_NEED_DATABASE | EDGE_NEED_GATEWAY, admin_gateway_send },
 };
 static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
 

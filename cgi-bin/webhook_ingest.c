@@ -7,6 +7,7 @@
  * agent notification outbox row, and the response is 202. */
 #include "webhook_ingest.h"
 #include "log.h"
+#include "outbox_wake.h"
 #include "ratelimit.h"
 #include "response.h"
 #include "serve.h"
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENDPOINT "webhook-ingest"
 /* Seconds a client is asked to wait when PostgreSQL is unavailable. */
@@ -24,6 +26,8 @@ typedef struct ingest_state {
 	edge_db db;
 	edge_limiter *limiter;
 	edge_db_statement statements[8];
+	int wake_fd;			/* datagram socket, -1 until first used */
+	char wake_path[108];		/* "" when dispatcher wake-ups are off */
 } ingest_state;
 
 static const edge_header allow_post[] = { { "Allow", "POST" } };
@@ -42,6 +46,11 @@ ingest_init(const edge_config *config, void **state_out)
 		state->statements[count++] = webhook_statements[i];
 	state->statements[count++] = edge_limiter_postgres_statement;
 	edge_db_init(&state->db, config->database_url, state->statements, count);
+	state->wake_fd = -1;
+	if (edge_outbox_wake_path(state->wake_path, sizeof(state->wake_path)) != 0)
+		edge_log(EDGE_LOG_WARNING, "config", "DISPATCH_WAKE_SOCKET is "
+		    "longer than a unix socket path allows; dispatcher wake-ups "
+		    "are off, so notifications wait for its next poll");
 
 	err = edge_limiter_open(config, &state->db, FCGX_IsCGI(), &state->limiter);
 	if (err != EDGE_OK) {
@@ -59,6 +68,8 @@ ingest_finish(void *opaque)
 
 	edge_limiter_close(state->limiter);
 	edge_db_close(&state->db);
+	if (state->wake_fd >= 0)
+		close(state->wake_fd);
 	free(state);
 }
 
@@ -263,6 +274,10 @@ store_and_respond(edge_request *req, ingest_state *state,
 		respond_store_unavailable(req);
 		goto done;
 	}
+	/* After the commit, so the dispatcher finds the row it is woken for.
+	 * A NOTIFY inside the statement would do the same but takes
+	 * PostgreSQL's global notification lock at every commit. */
+	edge_outbox_wake_send(&state->wake_fd, state->wake_path);
 	edge_log(EDGE_LOG_INFO, "store",
 	    "stored payload %s for webhook %s on board %s (%zu bytes%s)",
 	    delivery->payload_id, delivery->webhook_id, delivery->board_id,

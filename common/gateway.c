@@ -46,6 +46,7 @@ typedef struct exchange {
 	uint64_t deadline_us;
 	char *send_frame;		/* the chat.send request; NULL for a probe */
 	size_t send_frame_len;
+	const char *idempotency_key;	/* of chat.send; "" for a probe */
 	char send_id[EDGE_UUID_SIZE];
 	char detail[200];		/* log-only detail of the failure */
 
@@ -245,6 +246,12 @@ handle_refusal(exchange *ex, const edge_gateway_frame *frame,
 	result->retryable = frame->retryable;
 	result->retry_after_ms = frame->has_retry_after ? frame->retry_after_ms : 0;
 	keep_error_message(ex, frame);
+	if (ex->phase == PHASE_SEND && frame->run_id[0] != '\0' &&
+	    strcmp(frame->run_id, ex->idempotency_key) == 0) {
+		result->run_known = true;
+		snprintf(result->run_status, sizeof(result->run_status), "%s",
+		    frame->status);
+	}
 	if (frame->retryable && strcmp(frame->error_code, "UNAVAILABLE") == 0)
 		ex->retry = true;
 	finish(ex, EDGE_GATEWAY_REFUSED, "gateway refused %s (%s)", method,
@@ -722,6 +729,7 @@ prepare(exchange *ex, const char *session_key, const char *message,
 		finish(ex, EDGE_GATEWAY_LOCAL, "random generator failed");
 		return false;
 	}
+	ex->idempotency_key = idempotency_key;
 	err = edge_gateway_frame_chat_send(ex->send_id, session_key, message,
 	    idempotency_key, &ex->send_frame, &ex->send_frame_len);
 	if (err != EDGE_OK) {

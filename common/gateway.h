@@ -41,6 +41,11 @@ typedef struct edge_gateway_result {
 	int protocol;		/* negotiated protocol from hello-ok, 0 if none */
 	bool retryable;		/* the gateway said retryable (its last refusal) */
 	unsigned retry_after_ms;
+	/* A refused chat.send whose payload names a run with this exchange's
+	 * idempotency key: the gateway accepted the key before (openclaw
+	 * 2026.9.6 answers a repeat after the run ended with ok:false, code
+	 * UNAVAILABLE and the old run's status in run_status). */
+	bool run_known;
 } edge_gateway_result;
 
 /* Largest incoming message, fragments reassembled: a bigger one is

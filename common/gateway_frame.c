@@ -374,7 +374,7 @@ parse_error(json_object *error, edge_gateway_frame *frame, char *why,
 	return true;
 }
 
-/* Reads the payload fields this suite uses: type, protocol and status. */
+/* Reads the payload fields this suite uses: type, protocol, status and runId. */
 static bool
 parse_reply_payload(json_object *payload, edge_gateway_frame *frame,
     char *why, size_t why_size)
@@ -386,7 +386,9 @@ parse_reply_payload(json_object *payload, edge_gateway_frame *frame,
 	if (!read_string(payload, "type", frame->payload_type,
 	    sizeof(frame->payload_type), NULL, why, why_size) ||
 	    !read_string(payload, "status", frame->status,
-	    sizeof(frame->status), NULL, why, why_size))
+	    sizeof(frame->status), NULL, why, why_size) ||
+	    !read_string(payload, "runId", frame->run_id,
+	    sizeof(frame->run_id), NULL, why, why_size))
 		return false;
 	if (json_object_object_get_ex(payload, "protocol", &protocol)) {
 		int64_t value;

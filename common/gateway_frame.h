@@ -66,6 +66,7 @@ typedef struct edge_gateway_frame {
 	char payload_type[EDGE_GATEWAY_TYPE_SIZE];	/* "hello-ok" */
 	int protocol;				/* payload.protocol, 0 when absent */
 	char status[EDGE_GATEWAY_STATUS_SIZE];	/* payload.status */
+	char run_id[EDGE_GATEWAY_ID_SIZE];	/* payload.runId of chat.send */
 	bool has_error;
 	char error_code[EDGE_GATEWAY_CODE_SIZE];
 	char error_message[EDGE_GATEWAY_MESSAGE_SIZE];	/* cut, not escaped */

@@ -28,7 +28,7 @@ ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO agents (id, board_id, gateway_id, name, status, openclaw_session_id, is_board_lead,
                     created_at, updated_at)
-VALUES (:agent_id, :board_id, :gateway_id, 'Demo lead agent', 'online', 'agent:demo-lead:main', true,
+VALUES (:agent_id, :board_id, :gateway_id, 'Demo lead agent', 'online', 'agent:main:demo-lead', true,
         now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
 ON CONFLICT (id) DO NOTHING;
 

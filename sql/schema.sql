@@ -444,6 +444,235 @@ CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_pending_next_attempt_at
     ON edge_notification_outbox (next_attempt_at)
     WHERE state = 'pending';
 
+-- Delivery columns, added after the first release of this table; a database
+-- made by that release gets them here. A dispatcher claims a row by setting
+-- state 'sending', a fresh claim_id and lease_until, commits, sends outside
+-- any transaction, and records the outcome only while claim_id still matches.
+-- A 'sending' row whose lease has passed belongs to a dispatcher that died
+-- mid-send: it is claimed again and sent with the same idempotency key (the
+-- payload id).
+--   claimed_by       host and process id of the dispatcher of the latest claim
+--   claim_id         token of the latest claim. Only the latest claim may
+--                    record an outcome
+--   lease_until      until then no other dispatcher takes a 'sending' row
+--   last_attempt_at  start of the latest send attempt; also the per-session
+--                    throttle's clock
+--   last_outcome     outcome of the latest attempt or decision: sent,
+--                    unreachable, timeout, refused, protocol, local,
+--                    throttled, released, closed, dead
+--   sent_at          when the gateway accepted the message
+--   gateway_answer   status of the chat.send answer (started, in_flight)
+--   session_key, agent_id, gateway_id
+--                    the target resolved at the latest claim (no foreign
+--                    keys: the row outlives a deleted agent or gateway)
+--   retried_at       when an operator last put the row back to pending
+--                    (mc-edge-admin notifications retry); the retry span
+--                    runs from here instead of created_at
+ALTER TABLE edge_notification_outbox
+    ADD COLUMN IF NOT EXISTS claimed_by varchar,
+    ADD COLUMN IF NOT EXISTS claim_id uuid,
+    ADD COLUMN IF NOT EXISTS lease_until timestamp without time zone,
+    ADD COLUMN IF NOT EXISTS last_attempt_at timestamp without time zone,
+    ADD COLUMN IF NOT EXISTS last_outcome varchar,
+    ADD COLUMN IF NOT EXISTS sent_at timestamp without time zone,
+    ADD COLUMN IF NOT EXISTS gateway_answer varchar,
+    ADD COLUMN IF NOT EXISTS session_key varchar,
+    ADD COLUMN IF NOT EXISTS agent_id uuid,
+    ADD COLUMN IF NOT EXISTS gateway_id uuid,
+    ADD COLUMN IF NOT EXISTS retried_at timestamp without time zone;
+
+-- Partial indexes whose predicates a freshly stored row ('pending', no
+-- session yet) never meets, so webhook-ingest pays nothing for them.
+CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_sending_lease_until
+    ON edge_notification_outbox (lease_until)
+    WHERE state = 'sending';
+CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_session_key_last_attempt_at
+    ON edge_notification_outbox (session_key, last_attempt_at)
+    WHERE session_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_dead_updated_at
+    ON edge_notification_outbox (updated_at)
+    WHERE state = 'dead';
+
+-- Claims up to p_batch due rows for the dispatcher p_claimed_by, in one
+-- short transaction. Rows whose lease expired come first, then pending rows
+-- whose next_attempt_at has passed. Each is locked with FOR UPDATE SKIP
+-- LOCKED, so concurrent dispatchers never take the same row. For each row it
+-- resolves the target as of now: the webhook's agent_id when that agent is
+-- on the board, else the board's lead agent (the oldest one when there are
+-- several), and the board's gateway. Every row comes back once, with action:
+--   send       claimed: state 'sending', lease p_lease_ms, attempts + 1, and
+--              everything the message and the gateway exchange need
+--   closed     no target (reason says which part is missing): state 'closed'
+--   dead       a lease expired after the row's retry span (p_span_ms from
+--              retried_at, else created_at) had passed: state 'dead'
+--   throttled  its session already got p_throttle_count attempts within
+--              p_throttle_window_ms: due again when the oldest of them leaves
+--              the window, attempts unchanged
+-- p_throttle_count 0 turns the throttle off. A transaction-level advisory
+-- lock per session, taken in a fixed order, makes concurrent claims for one
+-- session count each other's attempts without deadlocking.
+CREATE OR REPLACE FUNCTION edge_outbox_claim(
+    p_claimed_by varchar, p_batch integer, p_lease_ms bigint, p_span_ms bigint,
+    p_throttle_count integer, p_throttle_window_ms bigint)
+RETURNS TABLE (outbox_id uuid, claim_id uuid, action varchar, reason varchar,
+               payload_id uuid, board_id uuid, webhook_id uuid, attempts integer,
+               session_key varchar, agent_id uuid, gateway_id uuid,
+               gateway_url varchar, gateway_token varchar,
+               disable_device_pairing boolean, allow_insecure_tls boolean,
+               board_name varchar, instruction text, payload text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    now_utc timestamp without time zone := clock_timestamp() AT TIME ZONE 'utc';
+    lease interval := p_lease_ms * interval '1 millisecond';
+    throttle_window interval := p_throttle_window_ms * interval '1 millisecond';
+    ids uuid[];
+    r record;
+    locked_session varchar;
+    recent integer;
+    free_at timestamp without time zone;
+BEGIN
+    ids := ARRAY(
+        SELECT o.id FROM edge_notification_outbox AS o
+        WHERE o.state = 'sending' AND o.lease_until <= now_utc
+        ORDER BY o.lease_until
+        LIMIT p_batch
+        FOR UPDATE SKIP LOCKED);
+    IF cardinality(ids) < p_batch THEN
+        ids := ids || ARRAY(
+            SELECT o.id FROM edge_notification_outbox AS o
+            WHERE o.state = 'pending' AND o.next_attempt_at <= now_utc
+            ORDER BY o.next_attempt_at
+            LIMIT p_batch - cardinality(ids)
+            FOR UPDATE SKIP LOCKED);
+    END IF;
+
+    FOR r IN
+        SELECT o.id, o.payload_id, o.board_id, o.webhook_id, o.attempts,
+               o.state, coalesce(o.retried_at, o.created_at) AS span_start,
+               o.next_attempt_at,
+               b.id IS NOT NULL AS board_found, b.name AS board_name,
+               b.gateway_id AS board_gateway_id,
+               g.id AS gateway_found_id, g.url, g.token,
+               g.disable_device_pairing, g.allow_insecure_tls,
+               w.description, t.id AS target_agent_id, t.openclaw_session_id,
+               p.payload::text AS payload_text
+        FROM edge_notification_outbox AS o
+        LEFT JOIN boards AS b ON b.id = o.board_id
+        LEFT JOIN gateways AS g ON g.id = b.gateway_id
+        LEFT JOIN board_webhooks AS w ON w.id = o.webhook_id
+        LEFT JOIN board_webhook_payloads AS p ON p.id = o.payload_id
+        LEFT JOIN LATERAL (
+            SELECT a.id, a.openclaw_session_id FROM agents AS a
+            WHERE a.board_id = o.board_id
+              AND (a.id = w.agent_id OR a.is_board_lead)
+            ORDER BY coalesce(a.id = w.agent_id, false) DESC, a.created_at, a.id
+            LIMIT 1) AS t ON true
+        WHERE o.id = ANY (ids)
+        -- Every claim takes the session locks in session_key order, so two
+        -- claims never wait for each other's locks in a cycle.
+        ORDER BY t.openclaw_session_id NULLS FIRST, o.next_attempt_at
+    LOOP
+        outbox_id := r.id;
+        payload_id := r.payload_id;
+        board_id := r.board_id;
+        webhook_id := r.webhook_id;
+        attempts := r.attempts;
+        claim_id := NULL;
+        reason := NULL;
+        session_key := NULLIF(r.openclaw_session_id, '');
+        agent_id := r.target_agent_id;
+        gateway_id := r.gateway_found_id;
+        gateway_url := NULL;
+        gateway_token := NULL;
+        disable_device_pairing := NULL;
+        allow_insecure_tls := NULL;
+        board_name := NULL;
+        instruction := NULL;
+        payload := NULL;
+
+        reason := CASE
+            WHEN NOT r.board_found THEN 'board no longer exists'
+            WHEN r.board_gateway_id IS NULL THEN 'board has no gateway'
+            WHEN r.gateway_found_id IS NULL THEN 'gateway of the board no longer exists'
+            WHEN r.target_agent_id IS NULL THEN 'board has no lead agent'
+            WHEN session_key IS NULL THEN 'target agent has no session'
+            WHEN r.payload_text IS NULL THEN 'payload no longer exists'
+        END;
+        IF reason IS NOT NULL THEN
+            action := 'closed';
+            UPDATE edge_notification_outbox AS o SET
+                state = 'closed', last_outcome = 'closed', last_error = reason,
+                lease_until = NULL, agent_id = r.target_agent_id,
+                session_key = NULLIF(r.openclaw_session_id, ''),
+                gateway_id = r.gateway_found_id, updated_at = now_utc
+            WHERE o.id = r.id;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+
+        IF r.state = 'sending' AND now_utc >= r.span_start + p_span_ms * interval '1 millisecond' THEN
+            action := 'dead';
+            reason := 'dispatcher stopped during the send, and the retry span has passed';
+            UPDATE edge_notification_outbox AS o SET
+                state = 'dead', last_outcome = 'dead', last_error = reason,
+                lease_until = NULL, updated_at = now_utc
+            WHERE o.id = r.id;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+
+        IF p_throttle_count > 0 THEN
+            IF locked_session IS DISTINCT FROM session_key THEN
+                PERFORM pg_advisory_xact_lock(
+                    hashtextextended('edge_outbox_session:' || session_key, 0));
+                locked_session := session_key;
+            END IF;
+            SELECT count(*), min(recent_attempts.last_attempt_at)
+            INTO recent, free_at
+            FROM (
+                SELECT x.last_attempt_at FROM edge_notification_outbox AS x
+                WHERE x.session_key = r.openclaw_session_id
+                  AND x.last_attempt_at > now_utc - throttle_window
+                  AND x.id <> r.id
+                ORDER BY x.last_attempt_at DESC
+                LIMIT p_throttle_count) AS recent_attempts;
+            IF recent >= p_throttle_count THEN
+                action := 'throttled';
+                free_at := free_at + throttle_window;
+                reason := 'session throttled until ' || free_at::text || ' UTC';
+                UPDATE edge_notification_outbox AS o SET
+                    state = 'pending', next_attempt_at = free_at,
+                    last_outcome = 'throttled', lease_until = NULL,
+                    updated_at = now_utc
+                WHERE o.id = r.id;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+        END IF;
+
+        action := 'send';
+        claim_id := gen_random_uuid();
+        attempts := r.attempts + 1;
+        gateway_url := r.url;
+        gateway_token := r.token;
+        disable_device_pairing := r.disable_device_pairing;
+        allow_insecure_tls := r.allow_insecure_tls;
+        board_name := r.board_name;
+        instruction := r.description;
+        payload := r.payload_text;
+        UPDATE edge_notification_outbox AS o SET
+            state = 'sending', claim_id = edge_outbox_claim.claim_id,
+            claimed_by = p_claimed_by, lease_until = now_utc + lease,
+            last_attempt_at = now_utc, attempts = r.attempts + 1,
+            session_key = r.openclaw_session_id, agent_id = r.target_agent_id,
+            gateway_id = r.gateway_found_id, updated_at = now_utc
+        WHERE o.id = r.id;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
 
 -- Agent token index
 -- Secrets the suite makes for itself, one row per name. The row

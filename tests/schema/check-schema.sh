@@ -270,13 +270,24 @@ boards|slug|character varying|NO|
 boards|success_metrics|json|YES|
 boards|target_date|timestamp without time zone|YES|
 boards|updated_at|timestamp without time zone|NO|
+edge_notification_outbox|agent_id|uuid|YES|
 edge_notification_outbox|attempts|integer|NO|0
 edge_notification_outbox|board_id|uuid|NO|
+edge_notification_outbox|claim_id|uuid|YES|
+edge_notification_outbox|claimed_by|character varying|YES|
 edge_notification_outbox|created_at|timestamp without time zone|NO|(now() AT TIME ZONE 'utc'::text)
+edge_notification_outbox|gateway_answer|character varying|YES|
+edge_notification_outbox|gateway_id|uuid|YES|
 edge_notification_outbox|id|uuid|NO|gen_random_uuid()
+edge_notification_outbox|last_attempt_at|timestamp without time zone|YES|
 edge_notification_outbox|last_error|character varying|YES|
+edge_notification_outbox|last_outcome|character varying|YES|
+edge_notification_outbox|lease_until|timestamp without time zone|YES|
 edge_notification_outbox|next_attempt_at|timestamp without time zone|NO|(now() AT TIME ZONE 'utc'::text)
 edge_notification_outbox|payload_id|uuid|NO|
+edge_notification_outbox|retried_at|timestamp without time zone|YES|
+edge_notification_outbox|sent_at|timestamp without time zone|YES|
+edge_notification_outbox|session_key|character varying|YES|
 edge_notification_outbox|state|character varying|NO|'pending'::character varying
 edge_notification_outbox|updated_at|timestamp without time zone|NO|(now() AT TIME ZONE 'utc'::text)
 edge_notification_outbox|webhook_id|uuid|NO|
@@ -360,7 +371,10 @@ boards|ix_boards_organization_id|CREATE INDEX ix_boards_organization_id ON board
 boards|ix_boards_slug|CREATE INDEX ix_boards_slug ON boards USING btree (slug)
 edge_notification_outbox|edge_notification_outbox_payload_id_key|CREATE UNIQUE INDEX edge_notification_outbox_payload_id_key ON edge_notification_outbox USING btree (payload_id)
 edge_notification_outbox|edge_notification_outbox_pkey|CREATE UNIQUE INDEX edge_notification_outbox_pkey ON edge_notification_outbox USING btree (id)
+edge_notification_outbox|ix_edge_notification_outbox_dead_updated_at|CREATE INDEX ix_edge_notification_outbox_dead_updated_at ON edge_notification_outbox USING btree (updated_at) WHERE ((state)::text = 'dead'::text)
 edge_notification_outbox|ix_edge_notification_outbox_pending_next_attempt_at|CREATE INDEX ix_edge_notification_outbox_pending_next_attempt_at ON edge_notification_outbox USING btree (next_attempt_at) WHERE ((state)::text = 'pending'::text)
+edge_notification_outbox|ix_edge_notification_outbox_sending_lease_until|CREATE INDEX ix_edge_notification_outbox_sending_lease_until ON edge_notification_outbox USING btree (lease_until) WHERE ((state)::text = 'sending'::text)
+edge_notification_outbox|ix_edge_notification_outbox_session_key_last_attempt_at|CREATE INDEX ix_edge_notification_outbox_session_key_last_attempt_at ON edge_notification_outbox USING btree (session_key, last_attempt_at) WHERE (session_key IS NOT NULL)
 edge_schema_version|edge_schema_version_pkey|CREATE UNIQUE INDEX edge_schema_version_pkey ON edge_schema_version USING btree (version)
 edge_webhook_raw_body|edge_webhook_raw_body_pkey|CREATE UNIQUE INDEX edge_webhook_raw_body_pkey ON edge_webhook_raw_body USING btree (payload_id)
 gateways|gateways_pkey|CREATE UNIQUE INDEX gateways_pkey ON gateways USING btree (id)
