@@ -1,6 +1,6 @@
 -- Demo data for `make run`: one organization, a gateway on loopback, a board,
--- its lead agent and a webhook whose secret comes from the psql variable
--- webhook_secret. Running it again keeps the rows and updates the secret.
+-- its lead agent, a webhook whose secret comes from the psql variable
+-- webhook_secret, and the local-mode user as the organization's owner. Running it again keeps the rows and updates the secret.
 -- Usage: psql -v ON_ERROR_STOP=1 -v webhook_secret=... -f sql/demo-seed.sql
 
 \set organization_id '''0b3c4d5e-0000-4000-8000-000000000001'''
@@ -8,6 +8,8 @@
 \set board_id '''0b3c4d5e-0000-4000-8000-000000000003'''
 \set agent_id '''0b3c4d5e-0000-4000-8000-000000000004'''
 \set webhook_id '''0b3c4d5e-0000-4000-8000-000000000005'''
+\set user_id '''0b3c4d5e-0000-4000-8000-000000000006'''
+\set member_id '''0b3c4d5e-0000-4000-8000-000000000007'''
 
 BEGIN;
 
@@ -38,5 +40,17 @@ VALUES (:webhook_id, :board_id, NULL, 'Triage incoming GitHub events for the dem
         :'webhook_secret', NULL, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
 ON CONFLICT (id) DO UPDATE SET secret = EXCLUDED.secret, enabled = true,
                                updated_at = EXCLUDED.updated_at;
+
+-- The user that AUTH_MODE=local maps LOCAL_AUTH_TOKEN to, so the demo can
+-- send a message through gateway-message.
+INSERT INTO users (id, clerk_user_id, email, name, is_super_admin, active_organization_id)
+VALUES (:user_id, 'local-auth-user', 'admin@localhost', 'Local admin', false, :organization_id)
+ON CONFLICT DO NOTHING;
+
+INSERT INTO organization_members (id, organization_id, user_id, role, all_boards_read,
+                                  all_boards_write, created_at, updated_at)
+VALUES (:member_id, :organization_id, :user_id, 'owner', true, true,
+        now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+ON CONFLICT DO NOTHING;
 
 COMMIT;
