@@ -49,8 +49,9 @@
 #   BENCH_BUILD                 1 (default) runs make first; 0 uses the binaries as built
 # As root, PostgreSQL runs as "postgres" and lighttpd drops to www-data.
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-PROGRAM=${0##*/}
 THREADS=2
 CONNECTIONS=32
 FCGI_PROCS=4
@@ -69,125 +70,31 @@ addresses_per_thread=${BENCH_ADDRESSES_PER_THREAD:-2048}
 agent_count=${BENCH_AGENTS:-10000}
 latency_connections=${BENCH_LATENCY_CONNECTIONS:-$(getconf _NPROCESSORS_ONLN)}
 
-die() {
-	printf '%s: %s\n' "$PROGRAM" "$*" >&2
-	exit 1
-}
-
-for setting in "BENCH_SECONDS=$seconds" "BENCH_LEGACY_SECONDS=$legacy_seconds" \
+require_positive "BENCH_SECONDS=$seconds" "BENCH_LEGACY_SECONDS=$legacy_seconds" \
 	"BENCH_WARMUP_SECONDS=$warmup_seconds" \
 	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread" "BENCH_AGENTS=$agent_count" \
-	"BENCH_LATENCY_CONNECTIONS=$latency_connections"; do
-	case ${setting#*=} in
-	'' | *[!0-9]* | 0) die "${setting%%=*} must be a positive whole number, not '${setting#*=}'" ;;
-	esac
-done
+	"BENCH_LATENCY_CONNECTIONS=$latency_connections"
 [ "$addresses_per_thread" -le 65536 ] ||
 	die "BENCH_ADDRESSES_PER_THREAD must be at most 65536, not $addresses_per_thread"
 
-root=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$root"
-
-for tool in lighttpd psql redis-server redis-cli wrk curl ss timeout make awk; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		die "$tool is not installed; install it (scripts/install-deps --test) and run again"
-done
+require_tools lighttpd psql redis-server redis-cli wrk curl openssl timeout make awk
 
 auth_binary=$root/cgi-bin/agent-auth
 bare_binary=$root/build/release/bench/bare-evalsha
 admin_binary=$root/bin/mc-edge-admin
-case ${BENCH_BUILD:-1} in
-1)
-	make --no-print-directory all bench-binaries >/dev/null ||
-		die "building the programs failed (make all bench-binaries); fix the build, or set BENCH_BUILD=0 to measure the binaries already built"
-	;;
-0) ;;
-*) die "BENCH_BUILD must be 1 or 0, not '$BENCH_BUILD'" ;;
-esac
-for binary in "$auth_binary" "$bare_binary" "$admin_binary" "$root/cgi-bin/webhook-ingest"; do
+build_programs
+for binary in "$auth_binary" "$bare_binary" "$admin_binary"; do
 	[ -x "$binary" ] || die "$binary is missing; run make all bench-binaries"
 done
 
-# Everything this run creates lives under work_dir; cleanup stops what runs there.
-work_dir=$(mktemp -d /tmp/mc-edge-bench-agent.XXXXXX)
-chmod 0755 "$work_dir"
-pg_dir=$work_dir/postgres
+start_run_folder mc-edge-bench-agent
 redis_socket=$work_dir/redis.sock
-redis_pid=
-lighttpd_pid=
 
-stop_lighttpd() {
-	if [ -n "$lighttpd_pid" ]; then
-		kill "$lighttpd_pid" 2>/dev/null || true
-		wait "$lighttpd_pid" 2>/dev/null || true
-		lighttpd_pid=
-	fi
-}
-
-cleanup() {
-	status=$?
-	trap - EXIT INT TERM
-	stop_lighttpd
-	if [ -n "$redis_pid" ]; then
-		kill "$redis_pid" 2>/dev/null || true
-		wait "$redis_pid" 2>/dev/null || true
-	fi
-	scripts/private-postgres stop "$pg_dir" >/dev/null 2>&1 ||
-		echo "$PROGRAM: stopping PostgreSQL in $pg_dir failed" >&2
-	rm -rf "$work_dir"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Prints a TCP port on 127.0.0.1 that nothing listens on, below the kernel's
-# range of ephemeral ports, so no outgoing connection takes it meanwhile.
-pick_port() {
-	if [ -n "${BENCH_PORT:-}" ]; then
-		printf '%s\n' "$BENCH_PORT"
-		return 0
-	fi
-	lowest_ephemeral=$(cut -f 1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		candidate=$(awk -v top="$lowest_ephemeral" 'BEGIN { srand(); print 20000 + int(rand() * (top - 20000)) }')
-		if [ -z "$(ss -Hltn "sport = :$candidate")" ]; then
-			printf '%s\n' "$candidate"
-			return 0
-		fi
-		sleep 0.05
-	done
-	die "no free TCP port found on 127.0.0.1; set BENCH_PORT"
-}
-
-# Runs one SQL command on the benchmark database and prints the value.
-sql() {
-	psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-start_redis() {
-	redis-server --port 0 --unixsocket "$redis_socket" --unixsocketperm 777 \
-		--save '' --appendonly no --dir "$work_dir" >"$work_dir/redis.log" 2>&1 &
-	redis_pid=$!
-	for _ in $(seq 50); do
-		redis-cli -s "$redis_socket" ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	die "redis-server did not respond on $redis_socket; log: $work_dir/redis.log"
-}
-
-# Starts PostgreSQL, applies the schema, seeds the demo rows, mints the lead
-# agent's token into $token and adds the other agents with index entries.
-start_database() {
-	if [ "$(id -u)" = 0 ]; then
-		install -d -m 0755 -o postgres -g postgres "$pg_dir"
-	fi
-	scripts/private-postgres start "$pg_dir" >/dev/null
-	DATABASE_URL=$(scripts/private-postgres url "$pg_dir")
-	export DATABASE_URL
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f sql/schema.sql >/dev/null
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v webhook_secret=unused-in-this-bench \
-		-f sql/demo-seed.sql >/dev/null
+# Seeds the demo rows, mints the lead agent's token into $token and adds
+# the other agents with index entries.
+seed_agents() {
+	seed_demo unused-in-this-bench
 	token=$("$admin_binary" agent-token rotate "$LEAD_AGENT_ID" 2>"$work_dir/admin.log") ||
 		{ cat "$work_dir/admin.log" >&2; die "mc-edge-admin agent-token rotate failed"; }
 
@@ -221,93 +128,17 @@ index_every_agent() {
 	         WHERE i.agent_id = a.id AND i.source_hash = a.agent_token_hash)" >/dev/null
 }
 
-# Starts lighttpd.conf with binary $2 as agent-auth, state in folder $1, and
-# the extra settings $3 (NAME=VALUE words).
-start_lighttpd() {
-	state=$1
-	binary=$2
-	extra=$3
-
-	mkdir -p "$state/bin" "$state/htdocs/agent-only" "$state/uploads"
-	# The web server's user may not reach this clone, so it runs copies.
-	cp "$binary" "$state/bin/agent-auth"
-	cp "$root/cgi-bin/webhook-ingest" "$state/bin/webhook-ingest"
-	printf 'ok\n' >"$state/htdocs/agent-only/ok.txt"
-	chmod -R a+rX "$state"
-	if [ "$(id -u)" = 0 ]; then
-		touch "$state/error.log"
-		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" \
-			"$state/htdocs" "$state/uploads"
-	fi
-
-	# shellcheck disable=SC2086 # extra holds NAME=VALUE words
-	env EDGE_ROOT="$root" EDGE_BIN_DIR="$state/bin" EDGE_STATE_DIR="$state" \
-		EDGE_PORT="$port" EDGE_BIND=127.0.0.1 EDGE_FCGI_PROCS=$FCGI_PROCS \
-		RATE_LIMIT_BACKEND=redis RATE_LIMIT_REDIS_URL="unix:$redis_socket" \
+# Serves lighttpd.conf with binary $2 as agent-auth, state in folder $1, and
+# the extra settings $3 (NAME=VALUE words). lighttpd serves the 3-byte file
+# agent-only/ok.txt once the authorizer has accepted the token.
+start_agent_lighttpd() {
+	mkdir -p "$1/htdocs/agent-only"
+	printf 'ok\n' >"$1/htdocs/agent-only/ok.txt"
+	prepare_lighttpd "$1" agent-auth "$2"
+	# shellcheck disable=SC2086 # $3 holds NAME=VALUE words
+	start_lighttpd "$1" RATE_LIMIT_BACKEND=redis RATE_LIMIT_REDIS_URL="unix:$redis_socket" \
 		RATE_LIMIT_AGENT_AUTH=100000/60 RATE_LIMIT_FAIL_OPEN=false \
-		TRUSTED_PROXIES=127.0.0.1/32 $extra \
-		lighttpd -D -f "$root/lighttpd.conf" >"$state/output.log" 2>&1 &
-	lighttpd_pid=$!
-
-	for _ in $(seq 100); do
-		if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-			return 0
-		fi
-		kill -0 "$lighttpd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$state/error.log" "$state/output.log" >&2 2>/dev/null || true
-	die "lighttpd did not start on 127.0.0.1:$port; logs: $state/error.log, $state/output.log"
-}
-
-# Sends one request for path $2 with token $3 and fails unless the status is $4.
-check_status() {
-	status=$(curl -sS -o "$work_dir/response" -w '%{http_code}' \
-		-H "X-Agent-Token: $3" -H 'X-Forwarded-For: 10.255.0.1' \
-		"http://127.0.0.1:$port$2") || status=none
-	if [ "$status" != "$4" ]; then
-		cat "$work_dir/response" >&2 2>/dev/null || true
-		echo >&2
-		tail -n 20 "$1/error.log" "$1/output.log" >&2 2>/dev/null || true
-		die "GET $2 got HTTP status $status instead of $4; logs: $1/error.log, $1/output.log"
-	fi
-}
-
-# Runs wrk for $1 seconds with $2 connections on path $3 with token $4 and
-# prints its RESULT line.
-run_wrk() {
-	# wrk needs at least one connection per thread.
-	threads=$THREADS
-	[ "$2" -ge "$threads" ] || threads=$2
-	# timeout bounds a wrk that would hang; SIGINT makes wrk print its summary.
-	timeout --signal=INT $(($1 + 30)) \
-		wrk -t"$threads" -c"$2" -d"$1"s --timeout 10s \
-		-s "$root/bench/agent-auth.lua" "http://127.0.0.1:$port$3" \
-		-- "$4" "$addresses_per_thread" >"$work_dir/wrk.out" 2>&1 ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk failed"; }
-	grep '^RESULT ' "$work_dir/wrk.out" ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk printed no RESULT line"; }
-}
-
-# Prints the value of field $2 (name=value) of RESULT line $1.
-field() {
-	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-# Prints the CPU ticks (user + system) used so far by process $1 and its
-# direct children, reaped children included.
-tree_ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
-		pid = $1
-		# The command name in brackets may hold spaces; fields follow its last ") ".
-		line = $0
-		sub(/^.*\) /, "", line)
-		split(line, f, " ")
-		if (pid == parent)
-			total += f[12] + f[13] + f[14] + f[15]
-		else if (f[2] == parent)
-			total += f[12] + f[13]
-	} END { print total + 0 }'
+		TRUSTED_PROXIES=127.0.0.1/32 $3
 }
 
 # Prints the CPU ticks of the servers: lighttpd with its FastCGI processes,
@@ -315,26 +146,6 @@ tree_ticks() {
 server_ticks() {
 	postmaster_pid=$(head -n 1 "$pg_dir/pgdata/postmaster.pid")
 	echo "$(tree_ticks "$lighttpd_pid") $(tree_ticks "$postmaster_pid") $(tree_ticks "$redis_pid")"
-}
-
-# Prints the CPU ticks of the whole machine since boot: all of them, then
-# the busy ones (user, nice, system, irq, softirq).
-machine_ticks() {
-	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy; exit }' /proc/stat
-}
-
-# Stores in children_ms the CPU milliseconds used so far by the finished
-# children of this shell, wrk among them. Call it directly, never in $(...):
-# a subshell's times starts from zero.
-read_children_cpu() {
-	times >"$work_dir/times"
-	children_ms=$(awk 'NR == 2 {
-		for (i = 1; i <= 2; i++) {
-			split($i, t, /[ms]/)
-			ms += (t[1] * 60 + t[2]) * 1000
-		}
-		printf "%.0f\n", ms
-	}' "$work_dir/times")
 }
 
 # Serves binary $2 under label $1 with settings $3, checks path $4 with
@@ -345,16 +156,19 @@ measure() {
 	label=$1
 	state=$work_dir/lighttpd-$label
 
-	redis-cli -s "$redis_socket" flushall >/dev/null
-	start_lighttpd "$state" "$2" "$3"
-	check_status "$state" "$4" "$5" "$6"
+	redis_command flushall >/dev/null
+	start_agent_lighttpd "$state" "$2" "$3"
+	check_status "$state" "GET $4" "$6" -H "X-Agent-Token: $5" \
+		-H 'X-Forwarded-For: 10.255.0.1' "http://127.0.0.1:$port$4"
 	echo "$label: warming up for ${warmup_seconds} s, then measuring for $7 s" >&2
-	run_wrk "$warmup_seconds" "$8" "$4" "$9" >/dev/null
+	run_wrk "$warmup_seconds" "$8" "http://127.0.0.1:$port$4" "$root/bench/agent-auth.lua" \
+		"$9" "$addresses_per_thread" >/dev/null
 	machine_before=$(machine_ticks)
 	before=$(server_ticks)
 	read_children_cpu
 	client_before=$children_ms
-	result=$(run_wrk "$7" "$8" "$4" "$9")
+	result=$(run_wrk "$7" "$8" "http://127.0.0.1:$port$4" "$root/bench/agent-auth.lua" \
+		"$9" "$addresses_per_thread")
 	read_children_cpu
 	client_after=$children_ms
 	after=$(server_ticks)
@@ -366,20 +180,23 @@ measure() {
 	cpu_ms=$(echo "$cpu_parts" | awk '{ print $1 + $2 + $3 }')
 	# The share of the machine's CPU time that went to neither the servers
 	# nor wrk: other work on the machine, which lowers every figure of the run.
+	# Fields: machine ticks before (1-3) and after (4-6), the servers'
+	# milliseconds (7), wrk's milliseconds before and after (8, 9).
 	elsewhere=$(echo "$machine_before $machine_after $cpu_ms $client_before $client_after" |
 		awk -v hz="$clock_ticks" '{
-		total_ms = ($3 - $1) * 1000 / hz
-		busy_ms = ($4 - $2) * 1000 / hz
-		other = total_ms > 0 ? 100 * (busy_ms - $5 - ($7 - $6)) / total_ms : 0
+		total_ms = ($4 - $1) * 1000 / hz
+		busy_ms = ($5 - $2) * 1000 / hz
+		other = total_ms > 0 ? 100 * (busy_ms - $7 - ($9 - $8)) / total_ms : 0
 		printf "%.0f\n", (other < 0 ? 0 : other)
 	}')
 }
 
-port=$(pick_port)
+port=$(listen_port)
 clock_ticks=$(getconf CLK_TCK)
 
-start_redis
+start_redis "$redis_socket"
 start_database
+seed_agents
 echo "seeded $(sql 'SELECT count(*) FROM agents') agents," \
 	"$(sql 'SELECT count(*) FROM edge_agent_token_index') index entries" >&2
 
@@ -467,13 +284,11 @@ print_parts unknown-indexed "$result_indexed" "$parts_indexed"
 print_parts unknown-legacy "$result_legacy" "$parts_legacy"
 echo
 
-auth_rate=$(awk -v ok="$(field "$result_auth" ok)" -v us="$(field "$result_auth" duration_us)" \
-	'BEGIN { printf "%.3f\n", (us > 0 ? ok / (us / 1e6) : 0) }')
-bare_rate=$(awk -v ok="$(field "$result_bare" ok)" -v us="$(field "$result_bare" duration_us)" \
-	'BEGIN { printf "%.3f\n", (us > 0 ? ok / (us / 1e6) : 0) }')
+auth_rate=$(rate_2xx "$result_auth")
+bare_rate=$(rate_2xx "$result_bare")
 awk -v auth="$auth_rate" -v bare="$bare_rate" -v target="$TARGET_RATIO" \
 	-v auth_cpu="$cpu_auth" -v bare_cpu="$cpu_bare" \
-	-v auth_n="$(field "$result_auth" ok)" -v bare_n="$(field "$result_bare" ok)" 'BEGIN {
+	-v auth_n="$(result_field "$result_auth" ok)" -v bare_n="$(result_field "$result_bare" ok)" 'BEGIN {
 	ratio = bare > 0 ? auth / bare : 0
 	printf "ratio authorizer / baseline (2xx/s): %.3f (target >= %.2f: %s)\n", ratio, target,
 		(ratio >= target ? "met" : "NOT met")
@@ -483,14 +298,14 @@ awk -v auth="$auth_rate" -v bare="$bare_rate" -v target="$TARGET_RATIO" \
 		printf "ratio of server CPU time per 2xx response, baseline / authorizer: %.3f\n",
 			(bare_cpu / bare_n) / (auth_cpu / auth_n)
 }'
-awk -v p99="$(field "$result_indexed" p99_us)" -v target="$TARGET_P99_MS" \
-	-v runs="$(field "$result_indexed" pbkdf2_runs)" 'BEGIN {
+awk -v p99="$(result_field "$result_indexed" p99_us)" -v target="$TARGET_P99_MS" \
+	-v runs="$(result_field "$result_indexed" pbkdf2_runs)" 'BEGIN {
 	printf "unknown tokens, all indexed: p99 %.2f ms (target < %d ms: %s), PBKDF2 runs %d (target 0: %s)\n",
 		p99 / 1000, target, (p99 / 1000 < target ? "met" : "NOT met"), runs,
 		(runs == 0 ? "met" : "NOT met")
 }'
-awk -v max="$(field "$result_legacy" pbkdf2_max)" -v scan="$LEGACY_SCAN" \
-	-v runs="$(field "$result_legacy" pbkdf2_runs)" -v n="$(field "$result_legacy" pbkdf2_responses)" 'BEGIN {
+awk -v max="$(result_field "$result_legacy" pbkdf2_max)" -v scan="$LEGACY_SCAN" \
+	-v runs="$(result_field "$result_legacy" pbkdf2_runs)" -v n="$(result_field "$result_legacy" pbkdf2_responses)" 'BEGIN {
 	printf "unknown tokens, legacy pass: %.3f PBKDF2 runs per request, at most %d (target <= AGENT_TOKEN_LEGACY_SCAN=%d: %s)\n",
 		(n > 0 ? runs / n : 0), max, scan, (max <= scan && n > 0 ? "met" : "NOT met")
 }'

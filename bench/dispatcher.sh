@@ -42,8 +42,11 @@
 # wrk, lighttpd, PostgreSQL, the gateway and the dispatcher share the CPUs,
 # so compare the set-ups of one run with each other, not across machines.
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-PROGRAM=${0##*/}
+THREADS=2
+CONNECTIONS=32
 FCGI_PROCS=4
 BODY_BYTES=1024
 BOARD_ID=0b3c4d5e-0000-4000-8000-000000000003
@@ -58,18 +61,9 @@ rounds=${BENCH_ROUNDS:-3}
 sparse_rate=${BENCH_SPARSE_RATE:-5}
 commit_delay=${BENCH_COMMIT_DELAY_US:-0}
 
-die() {
-	printf '%s: %s\n' "$PROGRAM" "$*" >&2
-	exit 1
-}
-
-for setting in "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
+require_positive "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
 	"BENCH_RATE=$rate" "BENCH_LATENCY_SECONDS=$latency_seconds" "BENCH_ROUNDS=$rounds" \
-	"BENCH_SPARSE_RATE=$sparse_rate"; do
-	case ${setting#*=} in
-	'' | *[!0-9]* | 0) die "${setting%%=*} must be a positive whole number, not '${setting#*=}'" ;;
-	esac
-done
+	"BENCH_SPARSE_RATE=$sparse_rate"
 
 # PostgreSQL accepts commit_delay from 0 to 100000 microseconds.
 case $commit_delay in
@@ -77,85 +71,23 @@ case $commit_delay in
 esac
 [ "$commit_delay" -le 100000 ] || die "BENCH_COMMIT_DELAY_US must be at most 100000, not $commit_delay"
 
-root=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$root"
-for tool in lighttpd psql openssl curl wrk make; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed; it is needed to run the benchmark"
-done
-case ${BENCH_BUILD:-1} in
-1) make --no-print-directory all bench-binaries >/dev/null || die "building the programs failed" ;;
-0) ;;
-*) die "BENCH_BUILD must be 1 or 0, not '$BENCH_BUILD'" ;;
-esac
+require_tools lighttpd psql openssl curl wrk timeout make
+build_programs
 
-work_dir=$(mktemp -d /tmp/mc-edge-bench-dispatch.XXXXXX)
-chmod 0755 "$work_dir"
-pg_dir=$work_dir/postgres
+start_run_folder mc-edge-bench-dispatch
 state=$work_dir/lighttpd
 wake_socket=$state/dispatcher-wake.sock
-lighttpd_pid=
 gateway_pid=
 dispatcher_pid=
 drain_pid=
-
-stop_pid() {
-	if [ -n "$1" ]; then
-		kill "$1" 2>/dev/null || true
-		wait "$1" 2>/dev/null || true
-	fi
-}
-
-cleanup() {
-	status=$?
-	trap - EXIT INT TERM
-	stop_pid "$dispatcher_pid"
-	stop_pid "$drain_pid"
-	stop_pid "$lighttpd_pid"
-	stop_pid "$gateway_pid"
-	scripts/private-postgres stop "$pg_dir" >/dev/null 2>&1 ||
-		echo "$PROGRAM: stopping PostgreSQL in $pg_dir failed" >&2
-	rm -rf "$work_dir"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-sql() {
-	psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-# Writes the fixed JSON body, exactly BODY_BYTES long, to $1.
-write_body() {
-	prefix='{"ref": "refs/heads/main", "repository": {"full_name": "octo-org/octo-repo"}, "padding": "'
-	suffix='"}'
-	{
-		printf '%s' "$prefix"
-		head -c $((BODY_BYTES - ${#prefix} - ${#suffix})) /dev/zero | tr '\0' 'x'
-		printf '%s' "$suffix"
-	} >"$1"
-}
-
-start_database() {
-	if [ "$(id -u)" = 0 ]; then
-		install -d -m 0755 -o postgres -g postgres "$pg_dir"
-	fi
-	scripts/private-postgres start "$pg_dir" >/dev/null
-	DATABASE_URL=$(scripts/private-postgres url "$pg_dir")
-	export DATABASE_URL
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f sql/schema.sql >/dev/null
-	if [ "$commit_delay" != 0 ]; then
-		sql "ALTER SYSTEM SET commit_delay = $commit_delay" >/dev/null
-		sql "SELECT pg_reload_conf()" >/dev/null
-	fi
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v webhook_secret="$secret" \
-		-f sql/demo-seed.sql >/dev/null
-}
+stop_on_exit dispatcher_pid drain_pid gateway_pid
 
 start_gateway() {
 	/usr/bin/python3 tests/gateway/gateway_server.py --host 127.0.0.1 --port 0 \
 		--port-file "$work_dir/gateway.port" --record "$work_dir/gateway.jsonl" \
 		--log "$work_dir/gateway.log" &
+	# shellcheck disable=SC2034 # the exit trap stops it (stop_on_exit)
 	gateway_pid=$!
 	for _ in $(seq 100); do
 		[ -s "$work_dir/gateway.port" ] && break
@@ -165,34 +97,13 @@ start_gateway() {
 	sql "UPDATE gateways SET url = 'ws://127.0.0.1:$(cat "$work_dir/gateway.port")' WHERE id = '$GATEWAY_ID'"
 }
 
-# Prepares lighttpd's state folder once: FastCGI processes of a stopped
+# Starts lighttpd with DISPATCH_WAKE_SOCKET=$1 (blank: wake-ups off). Its
+# state folder is prepared once, because FastCGI processes of a stopped
 # lighttpd may still hold the copied binaries open for a moment.
-prepare_lighttpd() {
-	mkdir -p "$state/bin" "$state/htdocs" "$state/uploads"
-	# Every program that lighttpd.conf starts: the built executables in cgi-bin/.
-	find cgi-bin -maxdepth 1 -type f -perm -u+x -exec cp {} "$state/bin/" \;
-	chmod 0755 "$state" "$state/bin" "$state/bin"/*
-	if [ "$(id -u)" = 0 ]; then
-		touch "$state/error.log"
-		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" "$state/htdocs" "$state/uploads"
-	fi
-}
-
-# Starts lighttpd with DISPATCH_WAKE_SOCKET=$1 (blank: wake-ups off).
-start_lighttpd() {
-	EDGE_ROOT=$root EDGE_BIN_DIR=$state/bin EDGE_STATE_DIR=$state \
-		EDGE_PORT=$port EDGE_BIND=127.0.0.1 EDGE_FCGI_PROCS=$FCGI_PROCS \
-		RATE_LIMIT_BACKEND=postgres RATE_LIMIT_WEBHOOK_INGEST=100000/60 \
+start_ingest_lighttpd() {
+	start_lighttpd "$state" RATE_LIMIT_BACKEND=postgres RATE_LIMIT_WEBHOOK_INGEST=100000/60 \
 		RATE_LIMIT_FAIL_OPEN=false TRUSTED_PROXIES=127.0.0.1/32 LOG_LEVEL=WARNING \
-		DISPATCH_WAKE_SOCKET=$1 LOCAL_AUTH_TOKEN=$(openssl rand -hex 32) \
-		lighttpd -D -f "$root/lighttpd.conf" >"$state/output.log" 2>&1 &
-	lighttpd_pid=$!
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-		kill -0 "$lighttpd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	die "lighttpd did not start on 127.0.0.1:$port; see $state/error.log"
+		DISPATCH_WAKE_SOCKET="$1"
 }
 
 # Starts the dispatcher with extra settings "$@" (NAME=VALUE ...).
@@ -204,27 +115,20 @@ start_dispatcher() {
 	kill -0 "$dispatcher_pid" 2>/dev/null || die "the dispatcher exited; see $work_dir/dispatcher.log"
 }
 
-reset_rows() {
-	sql "TRUNCATE board_webhook_payloads, board_memory, edge_webhook_raw_body,
-	     edge_notification_outbox, edge_rate_limit" >/dev/null
-	sql "CHECKPOINT" >/dev/null
-}
-
-# Prints the 2xx per second of a wrk run of $1 seconds.
-run_wrk() {
-	wrk -t2 -c32 -d"$1"s --timeout 10s -s bench/signed-post.lua "$url" \
-		-- "$body_file" "$signature" 2048 >"$work_dir/wrk.out" 2>&1 ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk failed"; }
-	grep '^RESULT ' "$work_dir/wrk.out" | tr ' ' '\n' | awk -F= '
+# Prints the 2xx per second and the non-2xx count of a wrk run of $1 seconds.
+ingest_rate() {
+	ingest_result=$(run_wrk "$1" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
+		"$body_file" "$signature" 2048) || exit 1
+	printf '%s\n' "$ingest_result" | tr ' ' '\n' | awk -F= '
 		$1 == "ok" { ok = $2 } $1 == "non2xx" { bad = $2 } $1 == "duration_us" { us = $2 }
 		END { printf "%.0f %d\n", ok / (us / 1e6), bad }'
 }
 
 # Measures set-up $1 (label) with lighttpd already started; appends a line to results.
 measure_ingest() {
-	reset_rows
-	run_wrk "$warmup_seconds" >/dev/null
-	result=$(run_wrk "$seconds")
+	empty_webhook_tables
+	ingest_rate "$warmup_seconds" >/dev/null
+	result=$(ingest_rate "$seconds")
 	outbox_rows=$(sql "SELECT count(*) FROM edge_notification_outbox")
 	printf '%-12s %6s %10s %8s %12s\n' "$1" "$round" "${result% *}" "${result#* }" "$outbox_rows" >>"$work_dir/results"
 	echo "round $round, $1: ${result% *} 2xx/s" >&2
@@ -233,7 +137,7 @@ measure_ingest() {
 # Sends $2 webhooks per second for BENCH_LATENCY_SECONDS and prints the
 # p50/p99/max latency in ms under label $1.
 measure_latency() {
-	reset_rows
+	empty_webhook_tables
 	: >"$work_dir/gateway.jsonl"
 	/usr/bin/python3 bench/dispatcher-load.py "$url" "$secret" "$2" "$latency_seconds" \
 		"$work_dir/accepted.tsv" >&2 || die "the load client failed"
@@ -262,22 +166,27 @@ PYTHON
 
 secret=$(openssl rand -hex 24)
 body_file=$work_dir/body.json
-write_body "$body_file"
-signature=sha256=$(openssl dgst -sha256 -hmac "$secret" <"$body_file" | sed 's/^.* //')
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+write_body "$body_file" '{"ref": "refs/heads/main", "repository": {"full_name": "octo-org/octo-repo"}, "padding": "'
+signature=$(sign_body "$body_file" "$secret")
+port=$(free_port)
 url=http://127.0.0.1:$port/api/v1/boards/$BOARD_ID/webhooks/$WEBHOOK_ID
 : >"$work_dir/results"
 
 start_database
+if [ "$commit_delay" != 0 ]; then
+	sql "ALTER SYSTEM SET commit_delay = $commit_delay" >/dev/null
+	sql "SELECT pg_reload_conf()" >/dev/null
+fi
+seed_demo "$secret"
 start_gateway
-prepare_lighttpd
+prepare_lighttpd "$state"
 
 for round in $(seq "$rounds"); do
-	start_lighttpd ""
+	start_ingest_lighttpd ""
 	measure_ingest baseline
-	stop_pid "$lighttpd_pid"; lighttpd_pid=
+	stop_lighttpd
 
-	start_lighttpd "$wake_socket"
+	start_ingest_lighttpd "$wake_socket"
 	/usr/bin/python3 -c '
 import os, socket, sys
 path = sys.argv[1]
@@ -291,9 +200,9 @@ while True:
 	measure_ingest wake-only
 	stop_pid "$drain_pid"; drain_pid=
 	rm -f "$wake_socket"
-	stop_pid "$lighttpd_pid"; lighttpd_pid=
+	stop_lighttpd
 
-	start_lighttpd ""
+	start_ingest_lighttpd ""
 	sql "CREATE FUNCTION bench_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS
 	     \$\$ BEGIN PERFORM pg_notify('edge_outbox', ''); RETURN NULL; END \$\$;
 	     CREATE TRIGGER bench_outbox_notify AFTER INSERT ON edge_notification_outbox
@@ -301,16 +210,16 @@ while True:
 	measure_ingest notify
 	sql "DROP TRIGGER bench_outbox_notify ON edge_notification_outbox;
 	     DROP FUNCTION bench_outbox_notify()" >/dev/null
-	stop_pid "$lighttpd_pid"; lighttpd_pid=
+	stop_lighttpd
 
-	start_lighttpd "$wake_socket"
+	start_ingest_lighttpd "$wake_socket"
 	start_dispatcher
 	measure_ingest dispatcher
 	stop_pid "$dispatcher_pid"; dispatcher_pid=
-	stop_pid "$lighttpd_pid"; lighttpd_pid=
+	stop_lighttpd
 done
 
-start_lighttpd "$wake_socket"
+start_ingest_lighttpd "$wake_socket"
 start_dispatcher
 measure_latency "wake-up" "$rate" >"$work_dir/latency"
 measure_latency "wake-up" "$sparse_rate" >"$work_dir/sparse"

@@ -54,8 +54,9 @@
 # caller reach them. wrk runs with 2 threads and 32 connections. As root,
 # PostgreSQL runs as "postgres" and lighttpd drops to www-data (EDGE_USER).
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-PROGRAM=${0##*/}
 THREADS=2
 CONNECTIONS=32
 FCGI_PROCS=4
@@ -72,75 +73,24 @@ warmup_seconds=${BENCH_WARMUP_SECONDS:-3}
 addresses_per_thread=${BENCH_ADDRESSES_PER_THREAD:-2048}
 rounds=${BENCH_ROUNDS:-2}
 
-die() {
-	printf '%s: %s\n' "$PROGRAM" "$*" >&2
-	exit 1
-}
-
-for setting in "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
-	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread" "BENCH_ROUNDS=$rounds"; do
-	case ${setting#*=} in
-	'' | *[!0-9]* | 0) die "${setting%%=*} must be a positive whole number, not '${setting#*=}'" ;;
-	esac
-done
+require_positive "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
+	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread" "BENCH_ROUNDS=$rounds"
 [ "$addresses_per_thread" -le 65536 ] ||
 	die "BENCH_ADDRESSES_PER_THREAD must be at most 65536, not $addresses_per_thread"
 [ $((THREADS * addresses_per_thread)) -ge 1000 ] ||
 	echo "$PROGRAM: note: $((THREADS * addresses_per_thread)) client addresses; the limiter comparison needs at least 1000" >&2
 
-root=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$root"
-
-for tool in lighttpd psql openssl curl ss timeout make wrk redis-server redis-cli awk cc pkg-config; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		die "$tool is not installed; install it (scripts/install-deps --test) and run again"
-done
+require_tools lighttpd psql openssl curl timeout make wrk redis-server redis-cli awk cc pkg-config
 
 ingest_binary=$root/cgi-bin/webhook-ingest
 bare_binary=$root/build/release/bench/bare-evalsha
-case ${BENCH_BUILD:-1} in
-1)
-	make --no-print-directory all bench-binaries >/dev/null ||
-		die "building the programs failed (make all bench-binaries); fix the build, or set BENCH_BUILD=0 to measure the binaries already built"
-	;;
-0) ;;
-*) die "BENCH_BUILD must be 1 or 0, not '$BENCH_BUILD'" ;;
-esac
+build_programs
 [ -x "$ingest_binary" ] || die "$ingest_binary is missing; run make"
 
-# Everything this run creates lives under work_dir, and cleanup stops what runs there.
-work_dir=$(mktemp -d /tmp/mc-edge-bench-ratelimit.XXXXXX)
-chmod 0755 "$work_dir"
-pg_dir=$work_dir/postgres
+start_run_folder mc-edge-bench-ratelimit
 results_dir=$work_dir/results
 mkdir "$results_dir"
-lighttpd_pid=
-redis_pid=
-
-stop_lighttpd() {
-	if [ -n "$lighttpd_pid" ]; then
-		kill "$lighttpd_pid" 2>/dev/null || true
-		wait "$lighttpd_pid" 2>/dev/null || true
-		lighttpd_pid=
-	fi
-}
-
-cleanup() {
-	status=$?
-	trap - EXIT INT TERM
-	stop_lighttpd
-	if [ -n "$redis_pid" ]; then
-		kill "$redis_pid" 2>/dev/null || true
-		wait "$redis_pid" 2>/dev/null || true
-	fi
-	scripts/private-postgres stop "$pg_dir" >/dev/null 2>&1 ||
-		echo "$PROGRAM: stopping PostgreSQL in $pg_dir failed" >&2
-	rm -rf "$work_dir"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # A Makefile without the bench rule for bare-evalsha leaves no binary, so
 # it is built here with the release build's library.
@@ -155,185 +105,10 @@ if [ ! -x "$bare_binary" ]; then
 	bare_binary=$work_dir/bare-evalsha
 fi
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on and that differs
-# from $1 (pass "" for none): a random one from 20000 to 59999.
-pick_port() {
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		candidate=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-		if [ "$candidate" != "$1" ] && [ -z "$(ss -Hltn "sport = :$candidate")" ]; then
-			printf '%s\n' "$candidate"
-			return 0
-		fi
-	done
-	die "no free TCP port found on 127.0.0.1 after 20 tries; set BENCH_PORT"
-}
-
-# Writes the fixed JSON body, exactly BODY_BYTES long, to $1.
-write_body() {
-	prefix='{"ref": "refs/heads/main", "repository": {"id": 1296269, "full_name": "octo-org/octo-repo"}, "pusher": {"name": "octocat"}, "head_commit": {"message": "Update README.md"}, "padding": "'
-	suffix='"}'
-	padding=$((BODY_BYTES - ${#prefix} - ${#suffix}))
-	{
-		printf '%s' "$prefix"
-		head -c "$padding" /dev/zero | tr '\0' 'x'
-		printf '%s' "$suffix"
-	} >"$1"
-	[ "$(wc -c <"$1")" -eq "$BODY_BYTES" ] || die "the generated body is not $BODY_BYTES bytes long"
-}
-
-# Runs one SQL command on the benchmark database and prints the value.
-sql() {
-	psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-redis() {
-	redis-cli -h 127.0.0.1 -p "$redis_port" "$@"
-}
-
-# Starts PostgreSQL, applies the schema and seeds the board and webhook.
-start_database() {
-	if [ "$(id -u)" = 0 ]; then
-		install -d -m 0755 -o postgres -g postgres "$pg_dir"
-	fi
-	scripts/private-postgres start "$pg_dir" >/dev/null
-	DATABASE_URL=$(scripts/private-postgres url "$pg_dir")
-	export DATABASE_URL
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f sql/schema.sql >/dev/null
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v webhook_secret="$secret" \
-		-f sql/demo-seed.sql >/dev/null
-}
-
-start_redis() {
-	redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$work_dir" >"$work_dir/redis.log" 2>&1 &
-	redis_pid=$!
-	for _ in $(seq 50); do
-		redis ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	die "redis-server did not reply to PING on 127.0.0.1:$redis_port; log: $work_dir/redis.log"
-}
-
 # Empties what the programs write, so every run starts from the same state.
 reset_stores() {
-	sql "TRUNCATE board_webhook_payloads, board_memory, edge_webhook_raw_body,
-	     edge_notification_outbox, edge_rate_limit" >/dev/null
-	sql "CHECKPOINT" >/dev/null
-	redis flushall >/dev/null
-}
-
-# Prints the names of the programs that lighttpd.conf starts (its bin-path entries).
-programs_in_config() {
-	sed -n 's/.*edge_bin + "\/\([^"]*\)".*/\1/p' "$root/lighttpd.conf" | sort -u
-}
-
-# Starts lighttpd with the unchanged lighttpd.conf, binary $2 installed as
-# webhook-ingest and the settings $3 (NAME=VALUE words). The state goes in
-# folder $1.
-start_lighttpd() {
-	state=$1
-	binary=$2
-	extra=$3
-
-	mkdir -p "$state/bin" "$state/htdocs" "$state/uploads"
-	# lighttpd refuses to start when a program it must spawn is missing, and
-	# the web server's user may not reach this clone, so it runs copies.
-	# POSIX sh has no local variables, so names here differ from the callers'.
-	for program_name in $(programs_in_config); do
-		[ -x "$root/cgi-bin/$program_name" ] ||
-			die "lighttpd.conf starts $program_name, but cgi-bin/$program_name is missing; run make"
-		cp "$root/cgi-bin/$program_name" "$state/bin/$program_name"
-	done
-	cp "$binary" "$state/bin/webhook-ingest"
-	chmod -R a+rX "$state"
-	if [ "$(id -u)" = 0 ]; then
-		touch "$state/error.log"
-		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" \
-			"$state/htdocs" "$state/uploads"
-	fi
-
-	# shellcheck disable=SC2086 # extra holds NAME=VALUE words
-	env EDGE_ROOT="$root" EDGE_BIN_DIR="$state/bin" EDGE_STATE_DIR="$state" \
-		EDGE_PORT="$port" EDGE_BIND=127.0.0.1 EDGE_FCGI_PROCS=$FCGI_PROCS \
-		RATE_LIMIT_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
-		RATE_LIMIT_WEBHOOK_INGEST=$LIMIT RATE_LIMIT_AGENT_AUTH=$LIMIT \
-		RATE_LIMIT_WEBHOOK_INGEST_KEY=ip RATE_LIMIT_FAIL_OPEN=false \
-		TRUSTED_PROXIES=127.0.0.1/32 LOCAL_AUTH_TOKEN="$local_token" $extra \
-		lighttpd -D -f "$root/lighttpd.conf" >"$state/output.log" 2>&1 &
-	# The FastCGI programs log to lighttpd's standard error, output.log.
-	lighttpd_pid=$!
-
-	for _ in $(seq 100); do
-		if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-			return 0
-		fi
-		kill -0 "$lighttpd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$state/error.log" "$state/output.log" >&2 2>/dev/null || true
-	die "lighttpd did not start on 127.0.0.1:$port; logs: $state/error.log, $state/output.log"
-}
-
-# Sends one signed delivery and fails unless the response status is 2xx.
-check_one_delivery() {
-	status=$(curl -sS -o "$work_dir/response" -w '%{http_code}' -X POST "$url" \
-		-H 'Content-Type: application/json' -H "X-Hub-Signature-256: $signature" \
-		-H 'X-Forwarded-For: 10.255.0.1' --data-binary "@$body_file") || status=none
-	case $status in
-	2??) return 0 ;;
-	esac
-	cat "$work_dir/response" >&2 2>/dev/null || true
-	echo >&2
-	tail -n 20 "$1/error.log" "$1/output.log" >&2 2>/dev/null || true
-	die "a signed delivery got HTTP status $status instead of 2xx; logs: $1/error.log, $1/output.log"
-}
-
-# Runs wrk for $1 seconds and prints its RESULT line.
-run_wrk() {
-	# timeout bounds a wrk that would hang; SIGINT makes wrk print its summary.
-	timeout --signal=INT $(($1 + 30)) \
-		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1"s --timeout 10s \
-		-s "$root/bench/signed-post.lua" "$url" \
-		-- "$body_file" "$signature" "$addresses_per_thread" >"$work_dir/wrk.out" 2>&1 ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk failed"; }
-	grep '^RESULT ' "$work_dir/wrk.out" ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk printed no RESULT line"; }
-}
-
-# Prints the CPU ticks of the whole machine since boot: all of them, the
-# busy ones (user, nice, system, irq, softirq), then irq and softirq alone.
-# Loopback TCP is processed largely in softirq, which no process is charged for.
-machine_ticks() {
-	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy, $7 + $8; exit }' /proc/stat
-}
-
-# Prints the user and system CPU ticks of process $1, its reaped children
-# included, plus those of its live direct children.
-tree_ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
-		pid = $1
-		# The command name in brackets may hold spaces; fields follow its last ") ".
-		line = $0
-		sub(/^.*\) /, "", line)
-		split(line, f, " ")
-		if (pid == parent)
-			total += f[12] + f[13] + f[14] + f[15]
-		else if (f[2] == parent)
-			total += f[12] + f[13]
-	} END { print total + 0 }'
-}
-
-# Stores in children_ms the CPU milliseconds used so far by the finished
-# children of this shell (wrk). The shell itself must run times, not a subshell.
-read_children_cpu() {
-	times >"$work_dir/times"
-	children_ms=$(awk 'NR == 2 {
-		for (i = 1; i <= 2; i++) {
-			split($i, t, /[ms]/)
-			ms += (t[1] * 60 + t[2]) * 1000
-		}
-		printf "%.0f\n", ms
-	}' "$work_dir/times")
+	empty_webhook_tables
+	redis_command flushall >/dev/null
 }
 
 # Prints the number of limiter keys: in Redis, or rows of edge_rate_limit.
@@ -341,7 +116,7 @@ limiter_keys() {
 	case $1 in
 	ingest-postgres) sql "SELECT count(*) FROM edge_rate_limit" ;;
 	ingest-memory) echo "-" ;;
-	*) redis dbsize ;;
+	*) redis_command dbsize ;;
 	esac
 }
 
@@ -359,10 +134,16 @@ measure() {
 	esac
 
 	reset_stores
-	start_lighttpd "$state" "$run_binary" "RATE_LIMIT_BACKEND=$run_backend"
-	check_one_delivery "$state"
+	prepare_lighttpd "$state" webhook-ingest "$run_binary"
+	start_lighttpd "$state" RATE_LIMIT_BACKEND="$run_backend" \
+		RATE_LIMIT_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
+		RATE_LIMIT_WEBHOOK_INGEST=$LIMIT RATE_LIMIT_AGENT_AUTH=$LIMIT \
+		RATE_LIMIT_WEBHOOK_INGEST_KEY=ip RATE_LIMIT_FAIL_OPEN=false \
+		TRUSTED_PROXIES=127.0.0.1/32
+	check_signed_delivery "$state" '2??'
 	echo "round $2, $name: warming up for ${warmup_seconds} s, then measuring for ${seconds} s" >&2
-	run_wrk "$warmup_seconds" >/dev/null
+	run_wrk "$warmup_seconds" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
+		"$body_file" "$signature" "$addresses_per_thread" >/dev/null
 
 	postmaster_pid=$(head -n 1 "$pg_dir/pgdata/postmaster.pid")
 	machine_before=$(machine_ticks)
@@ -371,7 +152,8 @@ measure() {
 	redis_before=$(tree_ticks "$redis_pid")
 	read_children_cpu
 	client_before=$children_ms
-	result=$(run_wrk "$seconds")
+	result=$(run_wrk "$seconds" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
+		"$body_file" "$signature" "$addresses_per_thread")
 	read_children_cpu
 	client_after=$children_ms
 	redis_after=$(tree_ticks "$redis_pid")
@@ -395,26 +177,18 @@ measure() {
 }
 
 secret=$(openssl rand -hex 24)
-# agent-auth, which lighttpd.conf may also start, needs a token at start.
-local_token=$(openssl rand -hex 32)
 body_file=$work_dir/body.json
-write_body "$body_file"
-# The secret is hex, so it passes to openssl as is.
-signature=sha256=$(openssl dgst -sha256 -hmac "$secret" <"$body_file" | sed 's/^.* //')
-if [ -n "${BENCH_PORT:-}" ]; then
-	case $BENCH_PORT in
-	'' | *[!0-9]*) die "BENCH_PORT must be a TCP port number, not '$BENCH_PORT'" ;;
-	esac
-	port=$BENCH_PORT
-else
-	port=$(pick_port "")
-fi
-redis_port=$(pick_port "$port")
+write_body "$body_file" '{"ref": "refs/heads/main", "repository": {"id": 1296269, "full_name": "octo-org/octo-repo"}, "pusher": {"name": "octocat"}, "head_commit": {"message": "Update README.md"}, "padding": "'
+signature=$(sign_body "$body_file" "$secret")
+port=$(listen_port)
+redis_port=$(free_port)
+[ "$redis_port" != "$port" ] || redis_port=$(free_port)
 clock_ticks=$(getconf CLK_TCK)
 url=http://127.0.0.1:$port/api/v1/boards/$BOARD_ID/webhooks/$WEBHOOK_ID
 
 start_database
-start_redis
+seed_demo "$secret"
+start_redis "$redis_port"
 round=1
 while [ "$round" -le "$rounds" ]; do
 	for name in $RUNS; do

@@ -38,8 +38,9 @@
 # the caller reach them. wrk runs with 2 threads and 32 connections. As root,
 # PostgreSQL runs as "postgres" and lighttpd drops to www-data (EDGE_USER).
 set -eu
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-PROGRAM=${0##*/}
 THREADS=2
 CONNECTIONS=32
 FCGI_PROCS=4
@@ -53,21 +54,11 @@ seconds=${BENCH_SECONDS:-15}
 warmup_seconds=${BENCH_WARMUP_SECONDS:-3}
 addresses_per_thread=${BENCH_ADDRESSES_PER_THREAD:-2048}
 
-die() {
-	printf '%s: %s\n' "$PROGRAM" "$*" >&2
-	exit 1
-}
-
-for setting in "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
-	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread"; do
-	case ${setting#*=} in
-	'' | *[!0-9]* | 0) die "${setting%%=*} must be a positive whole number, not '${setting#*=}'" ;;
-	esac
-done
+require_positive "BENCH_SECONDS=$seconds" "BENCH_WARMUP_SECONDS=$warmup_seconds" \
+	"BENCH_ADDRESSES_PER_THREAD=$addresses_per_thread"
 [ "$addresses_per_thread" -le 65536 ] ||
 	die "BENCH_ADDRESSES_PER_THREAD must be at most 65536, not $addresses_per_thread"
 
-root=$(cd "$(dirname "$0")/.." && pwd -P)
 cd "$root"
 
 # Installs wrk from Debian when it is missing (root only).
@@ -80,216 +71,17 @@ ensure_wrk() {
 		die "installing wrk with apt-get failed"
 }
 
-for tool in lighttpd psql openssl curl ss timeout make; do
-	command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed; it is needed to run the benchmark"
-done
+require_tools lighttpd psql openssl curl timeout make
 ensure_wrk
 
 ingest_binary=$root/cgi-bin/webhook-ingest
 bare_binary=$root/build/release/bench/bare-insert
-case ${BENCH_BUILD:-1} in
-1)
-	make --no-print-directory all bench-binaries >/dev/null ||
-		die "building the programs failed (make all bench-binaries); fix the build, or set BENCH_BUILD=0 to measure the binaries already built"
-	;;
-0) ;;
-*) die "BENCH_BUILD must be 1 or 0, not '$BENCH_BUILD'" ;;
-esac
+build_programs
 for binary in "$ingest_binary" "$bare_binary"; do
 	[ -x "$binary" ] || die "$binary is missing; run make all bench-binaries"
 done
 
-# Everything this run creates lives under work_dir, and cleanup stops what runs there.
-work_dir=$(mktemp -d /tmp/mc-edge-bench.XXXXXX)
-chmod 0755 "$work_dir"
-pg_dir=$work_dir/postgres
-lighttpd_pid=
-
-stop_lighttpd() {
-	if [ -n "$lighttpd_pid" ]; then
-		kill "$lighttpd_pid" 2>/dev/null || true
-		wait "$lighttpd_pid" 2>/dev/null || true
-		lighttpd_pid=
-	fi
-}
-
-cleanup() {
-	status=$?
-	trap - EXIT INT TERM
-	stop_lighttpd
-	scripts/private-postgres stop "$pg_dir" >/dev/null 2>&1 ||
-		echo "$PROGRAM: stopping PostgreSQL in $pg_dir failed" >&2
-	rm -rf "$work_dir"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Prints a TCP port on 127.0.0.1 that nothing listens on: BENCH_PORT when
-# set, else a random one from 20000 to 59999.
-pick_port() {
-	if [ -n "${BENCH_PORT:-}" ]; then
-		case $BENCH_PORT in
-		*[!0-9]*) die "BENCH_PORT must be a TCP port number, not '$BENCH_PORT'" ;;
-		esac
-		printf '%s\n' "$BENCH_PORT"
-		return 0
-	fi
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		candidate=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
-		if [ -z "$(ss -Hltn "sport = :$candidate")" ]; then
-			printf '%s\n' "$candidate"
-			return 0
-		fi
-	done
-	die "no free TCP port found on 127.0.0.1 after 20 tries; set BENCH_PORT"
-}
-
-# Writes the fixed JSON body, exactly BODY_BYTES long, to $1.
-write_body() {
-	prefix='{"ref": "refs/heads/main", "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "after": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "repository": {"id": 1296269, "full_name": "octo-org/octo-repo", "private": false}, "pusher": {"name": "octocat", "email": "octocat@example.com"}, "head_commit": {"id": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "message": "Update README.md", "timestamp": "2024-01-01T00:00:00Z"}, "padding": "'
-	suffix='"}'
-	padding=$((BODY_BYTES - ${#prefix} - ${#suffix}))
-	{
-		printf '%s' "$prefix"
-		head -c "$padding" /dev/zero | tr '\0' 'x'
-		printf '%s' "$suffix"
-	} >"$1"
-	[ "$(wc -c <"$1")" -eq "$BODY_BYTES" ] || die "the generated body is not $BODY_BYTES bytes long"
-}
-
-# Runs one SQL command on the benchmark database and prints the value.
-sql() {
-	psql "$DATABASE_URL" -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
-}
-
-# Starts PostgreSQL, applies the schema and seeds the board and webhook.
-start_database() {
-	if [ "$(id -u)" = 0 ]; then
-		install -d -m 0755 -o postgres -g postgres "$pg_dir"
-	fi
-	scripts/private-postgres start "$pg_dir" >/dev/null
-	DATABASE_URL=$(scripts/private-postgres url "$pg_dir")
-	export DATABASE_URL
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -f sql/schema.sql >/dev/null
-	psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v webhook_secret="$secret" \
-		-f sql/demo-seed.sql >/dev/null
-}
-
-# Empties the tables the programs write and flushes dirty pages, so both
-# programs start from the same database state.
-reset_database() {
-	sql "TRUNCATE board_webhook_payloads, board_memory, edge_webhook_raw_body,
-	     edge_notification_outbox, edge_rate_limit" >/dev/null
-	sql "CHECKPOINT" >/dev/null
-}
-
-# Starts lighttpd with the unchanged lighttpd.conf and binary $2 installed as
-# webhook-ingest, so both programs get the same route, pool and settings.
-# The state goes in folder $1.
-start_lighttpd() {
-	state=$1
-	binary=$2
-
-	mkdir -p "$state/bin" "$state/htdocs" "$state/uploads"
-	# The web server's user may not reach this clone, so it runs a copy.
-	cp "$binary" "$state/bin/webhook-ingest"
-	# lighttpd.conf starts every program it names, so the others must be there too.
-	cp "$root/cgi-bin/agent-auth" "$state/bin/agent-auth"
-	chmod 0755 "$state" "$state/bin" "$state/bin/webhook-ingest" "$state/bin/agent-auth"
-	if [ "$(id -u)" = 0 ]; then
-		touch "$state/error.log"
-		chown "${EDGE_USER:-www-data}" "$state" "$state/error.log" \
-			"$state/htdocs" "$state/uploads"
-	fi
-
-	EDGE_ROOT=$root EDGE_BIN_DIR=$state/bin EDGE_STATE_DIR=$state \
-		EDGE_PORT=$port EDGE_BIND=127.0.0.1 EDGE_FCGI_PROCS=$FCGI_PROCS \
-		RATE_LIMIT_BACKEND=postgres RATE_LIMIT_WEBHOOK_INGEST=100000/60 \
-		RATE_LIMIT_WEBHOOK_INGEST_KEY=ip RATE_LIMIT_FAIL_OPEN=false \
-		TRUSTED_PROXIES=127.0.0.1/32 \
-		lighttpd -D -f "$root/lighttpd.conf" >"$state/output.log" 2>&1 &
-	# lighttpd 1.4.69 started with -D hands its own standard error, not
-	# server.errorlog, to the FastCGI programs, so their log lines (one per
-	# stored payload at LOG_LEVEL=INFO) go to output.log, a plain file.
-	lighttpd_pid=$!
-
-	for _ in $(seq 100); do
-		if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-			return 0
-		fi
-		kill -0 "$lighttpd_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$state/error.log" "$state/output.log" >&2 2>/dev/null || true
-	die "lighttpd did not start on 127.0.0.1:$port; logs: $state/error.log, $state/output.log"
-}
-
-# Sends one signed delivery and fails unless the response status is 202.
-check_one_delivery() {
-	status=$(curl -sS -o "$work_dir/response" -w '%{http_code}' -X POST "$url" \
-		-H 'Content-Type: application/json' -H "X-Hub-Signature-256: $signature" \
-		-H 'X-Forwarded-For: 10.255.0.1' --data-binary "@$body_file") || status=none
-	if [ "$status" != 202 ]; then
-		cat "$work_dir/response" >&2 2>/dev/null || true
-		echo >&2
-		tail -n 20 "$1/error.log" "$1/output.log" >&2 2>/dev/null || true
-		die "a signed delivery got HTTP status $status instead of 202; logs: $1/error.log, $1/output.log"
-	fi
-}
-
-# Runs wrk for $1 seconds and prints its RESULT line.
-run_wrk() {
-	# timeout bounds a wrk that would hang; SIGINT makes wrk print its summary.
-	timeout --signal=INT $(($1 + 30)) \
-		wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1"s --timeout 10s \
-		-s "$root/bench/signed-post.lua" "$url" \
-		-- "$body_file" "$signature" "$addresses_per_thread" >"$work_dir/wrk.out" 2>&1 ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk failed"; }
-	grep '^RESULT ' "$work_dir/wrk.out" ||
-		{ cat "$work_dir/wrk.out" >&2; die "wrk printed no RESULT line"; }
-}
-
-# Prints the value of field $2 (name=value) of RESULT line $1.
-field() {
-	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
-}
-
-# Prints the CPU ticks of the whole machine since boot: all of them, then
-# the busy ones (user, nice, system, irq, softirq).
-machine_ticks() {
-	awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy + $5 + $6 + $9, busy; exit }' /proc/stat
-}
-
-# Prints the user and system CPU ticks of process $1, its reaped children
-# included, then those of its live direct children.
-process_ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
-		pid = $1
-		# The command name in brackets may hold spaces; fields follow its last ") ".
-		line = $0
-		sub(/^.*\) /, "", line)
-		split(line, f, " ")
-		if (pid == parent)
-			own += f[12] + f[13] + f[14] + f[15]
-		else if (f[2] == parent)
-			children += f[12] + f[13]
-	} END { print own + 0, children + 0 }'
-}
-
-# Stores in children_ms the CPU milliseconds used so far by the finished
-# children of this shell. The shell itself must run times, not a subshell.
-read_children_cpu() {
-	times >"$work_dir/times"
-	children_ms=$(awk 'NR == 2 {
-		for (i = 1; i <= 2; i++) {
-			split($i, t, /[ms]/)
-			ms += (t[1] * 60 + t[2]) * 1000
-		}
-		printf "%.0f\n", ms
-	}' "$work_dir/times")
-}
+start_run_folder mc-edge-bench
 
 # Serves binary $2 under name $1, warms it up and measures it. Leaves the
 # RESULT line in result, the CPU milliseconds of each part during the
@@ -298,11 +90,15 @@ measure() {
 	name=$1
 	state=$work_dir/lighttpd-$name
 
-	reset_database
-	start_lighttpd "$state" "$2"
-	check_one_delivery "$state"
+	empty_webhook_tables
+	# Both programs get the same route, pool and settings.
+	prepare_lighttpd "$state" webhook-ingest "$2"
+	start_lighttpd "$state" RATE_LIMIT_BACKEND=postgres RATE_LIMIT_WEBHOOK_INGEST=100000/60 \
+		RATE_LIMIT_WEBHOOK_INGEST_KEY=ip RATE_LIMIT_FAIL_OPEN=false TRUSTED_PROXIES=127.0.0.1/32
+	check_signed_delivery "$state" 202
 	echo "$name: warming up for ${warmup_seconds} s, then measuring for ${seconds} s" >&2
-	run_wrk "$warmup_seconds" >/dev/null
+	run_wrk "$warmup_seconds" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
+		"$body_file" "$signature" "$addresses_per_thread" >/dev/null
 
 	postmaster_pid=$(head -n 1 "$pg_dir/pgdata/postmaster.pid")
 	machine_before=$(machine_ticks)
@@ -310,7 +106,8 @@ measure() {
 	web_before=$(process_ticks "$lighttpd_pid")
 	read_children_cpu
 	client_before=$children_ms
-	result=$(run_wrk "$seconds")
+	result=$(run_wrk "$seconds" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
+		"$body_file" "$signature" "$addresses_per_thread")
 	read_children_cpu
 	client_after=$children_ms
 	web_after=$(process_ticks "$lighttpd_pid")
@@ -318,12 +115,15 @@ measure() {
 	machine_after=$(machine_ticks)
 	stop_lighttpd
 
+	# Fields: machine ticks before (1-3) and after (4-6), PostgreSQL's own
+	# and children's ticks before (7, 8) and after (9, 10), lighttpd's
+	# before (11, 12) and after (13, 14), wrk's milliseconds (15, 16).
 	cpu=$(echo "$machine_before $machine_after $postgres_before $postgres_after" \
 		"$web_before $web_after $client_before $client_after" | awk -v hz="$clock_ticks" '{
 		ms = 1000 / hz
 		printf "machine_ms=%.0f busy_ms=%.0f postgres_ms=%.0f lighttpd_ms=%.0f fastcgi_ms=%.0f wrk_ms=%.0f\n",
-			($3 - $1) * ms, ($4 - $2) * ms, ($7 + $8 - $5 - $6) * ms,
-			($11 - $9) * ms, ($12 - $10) * ms, $14 - $13
+			($4 - $1) * ms, ($5 - $2) * ms, ($9 + $10 - $7 - $8) * ms,
+			($13 - $11) * ms, ($14 - $12) * ms, $16 - $15
 	}')
 	rows=$(sql "SELECT (SELECT count(*) FROM board_webhook_payloads) || ' payloads, ' ||
 	                   (SELECT count(*) FROM board_memory) || ' memory, ' ||
@@ -333,14 +133,14 @@ measure() {
 
 secret=$(openssl rand -hex 24)
 body_file=$work_dir/body.json
-write_body "$body_file"
-# The secret is hex, so it passes to openssl as is.
-signature=sha256=$(openssl dgst -sha256 -hmac "$secret" <"$body_file" | sed 's/^.* //')
-port=$(pick_port)
+write_body "$body_file" '{"ref": "refs/heads/main", "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "after": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "repository": {"id": 1296269, "full_name": "octo-org/octo-repo", "private": false}, "pusher": {"name": "octocat", "email": "octocat@example.com"}, "head_commit": {"id": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "message": "Update README.md", "timestamp": "2024-01-01T00:00:00Z"}, "padding": "'
+signature=$(sign_body "$body_file" "$secret")
+port=$(listen_port)
 clock_ticks=$(getconf CLK_TCK)
 url=http://127.0.0.1:$port/api/v1/boards/$BOARD_ID/webhooks/$WEBHOOK_ID
 
 start_database
+seed_demo "$secret"
 measure ingest "$ingest_binary"
 result_ingest=$result cpu_ingest=$cpu rows_ingest=$rows
 measure bare "$bare_binary"
@@ -398,14 +198,8 @@ cpu_per_response() {
 	}'
 }
 
-# Prints the 2xx responses per second of RESULT line $1.
-rate_of() {
-	awk -v ok="$(field "$1" ok)" -v us="$(field "$1" duration_us)" \
-		'BEGIN { printf "%.3f\n", (us > 0 ? ok / (us / 1e6) : 0) }'
-}
-
-ingest_rate=$(rate_of "$result_ingest")
-bare_rate=$(rate_of "$result_bare")
+ingest_rate=$(rate_2xx "$result_ingest")
+bare_rate=$(rate_2xx "$result_bare")
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d${seconds}s on 127.0.0.1:$port, lighttpd.conf with $FCGI_PROCS FastCGI processes,"

@@ -10,15 +10,8 @@
 #include <string.h>
 
 #include "client_ip.h"
+#include "fuzz_input.h"
 #include "log.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 #define DEFAULT_TRUSTED "10.0.0.0/8, 192.168.0.0/16, 2001:db8::/48, ::1"
 #define REFERENCE_MAX_HOPS 64
@@ -93,11 +86,8 @@ take_line(const uint8_t **p, const uint8_t *end)
 {
 	const uint8_t *newline = memchr(*p, '\n', (size_t)(end - *p));
 	const uint8_t *stop = newline != NULL ? newline : end;
-	char *line = malloc((size_t)(stop - *p) + 1);
+	char *line = fuzz_copy_text(*p, (size_t)(stop - *p));
 
-	FUZZ_ASSERT(line != NULL);
-	memcpy(line, *p, (size_t)(stop - *p));
-	line[stop - *p] = '\0';
 	*p = newline != NULL ? newline + 1 : end;
 	return line;
 }

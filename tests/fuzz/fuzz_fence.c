@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "fence.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
+#include "fuzz_input.h"
 
 #define PREFIX EDGE_FENCE_NEUTRALIZED_PREFIX
 

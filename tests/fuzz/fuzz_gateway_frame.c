@@ -10,17 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "gateway_frame.h"
 #include "strict_json.h"
 #include "utf8.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 /* Nesting the parser allows (FRAME_MAX_DEPTH in gateway_frame.c). */
 #define FRAME_DEPTH 32
@@ -93,12 +86,9 @@ check_chat_send(const char *text, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
-
 	/* A NUL-terminated copy, so a read past size is caught. */
-	FUZZ_ASSERT(text != NULL);
-	memcpy(text, data, size);
-	text[size] = '\0';
+	char *text = fuzz_copy_text(data, size);
+
 	check_parse(text, size);
 	check_chat_send(text, size);
 	free(text);

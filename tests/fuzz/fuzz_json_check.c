@@ -9,17 +9,10 @@
 
 #include <json-c/json.h>
 
+#include "fuzz_input.h"
 #include "json_check.h"
 #include "strict_json.h"
 #include "utf8.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 #define CHECK_DEPTH_CAP 64
 

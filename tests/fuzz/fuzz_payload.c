@@ -12,17 +12,10 @@
 
 #include <json-c/json.h>
 
+#include "fuzz_input.h"
 #include "payload.h"
 #include "strict_json.h"
 #include "utf8.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 static size_t
 count_code_points(const char *text, size_t len)

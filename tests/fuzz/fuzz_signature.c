@@ -15,15 +15,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "fuzz_input.h"
 #include "signature.h"
-
-#define FUZZ_ASSERT(cond) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, \
-		    __LINE__, #cond); \
-		abort(); \
-	} \
-} while (0)
 
 static int
 hex_value(char c)
@@ -92,10 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    mac, &mac_len) != NULL && mac_len == 32);
 
 	/* The header as a C string: a NUL byte ends it, as in a CGI variable. */
-	value = malloc(header_len + 1);
-	FUZZ_ASSERT(value != NULL);
-	memcpy(value, header, header_len);
-	value[header_len] = '\0';
+	value = fuzz_copy_text(header, header_len);
 	FUZZ_ASSERT(edge_signature_check_sha256(value, secret, secret_len, body,
 	    body_len) == reference_check(value, mac));
 	free(value);

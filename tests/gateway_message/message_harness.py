@@ -8,7 +8,6 @@ closing log check fails when any log line contains one, and every response body
 is kept for the same check.
 """
 
-import base64
 import itertools
 import json
 import secrets
@@ -23,9 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[0] / "integration"))
 sys.path.insert(0, str(HERE.parents[0] / "gateway"))
+sys.path.insert(0, str(HERE.parents[0] / "fixtures" / "jwt"))
 
 from gateway_process import GatewayProcess, make_test_certificate  # noqa: E402
 from harness import CLEANUP, LOGBOOK, expect, expect_equal  # noqa: E402
+import make_jwt  # noqa: E402
 
 PROGRAM = "gateway-message"
 LOCAL_USER = "local-auth-user"
@@ -348,93 +349,43 @@ _cgi_device_folder = None
 # ---------------------------------------------------------------------------
 # JWTs
 # ---------------------------------------------------------------------------
-# NOTE: these checks sign their own tokens with python3-cryptography instead
-# of using tests/fixtures/jwt/make_jwt.py, so the two signers can drift apart.
+
+JWT_ISSUER = "https://issuer.mc-edge.test"
+JWT_AUDIENCE = "mc-edge-gateway-message-tests"
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def int_b64url(number):
-    return b64url(number.to_bytes((number.bit_length() + 7) // 8, "big"))
-
-
-class JwtKeys:
-    """An RSA and a P-256 key in a JWKS file, a third key outside it, and a
-    signer of test tokens with any claim or header wrong on purpose."""
-
-    issuer = "https://issuer.mc-edge.test"
-    audience = "mc-edge-gateway-message-tests"
-
-    def __init__(self, folder):
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-        self.private = {
-            "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-            "ec": ec.generate_private_key(ec.SECP256R1()),
-            "stranger": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        }
-        rsa_numbers = self.private["rsa"].public_key().public_numbers()
-        ec_numbers = self.private["ec"].public_key().public_numbers()
-        jwks = {"keys": [
-            {"kty": "RSA", "kid": "rsa", "use": "sig", "alg": "RS256",
-             "n": int_b64url(rsa_numbers.n), "e": int_b64url(rsa_numbers.e)},
-            {"kty": "EC", "kid": "ec", "use": "sig", "alg": "ES256", "crv": "P-256",
-             "x": b64url(ec_numbers.x.to_bytes(32, "big")),
-             "y": b64url(ec_numbers.y.to_bytes(32, "big"))},
-        ]}
-        folder = Path(folder)
-        folder.mkdir(mode=0o755, exist_ok=True)
-        folder.chmod(0o755)
-        self.jwks_file = str(folder / "jwks.json")
-        Path(self.jwks_file).write_text(json.dumps(jwks))
-        Path(self.jwks_file).chmod(0o644)
-
-    def token(self, sub, key="rsa", kid=None, alg=None, iss=None, aud=None, exp_offset=300,
-              nbf_offset=-5):
-        """Return a signed JWT for sub; every argument can make it wrong."""
-        import hmac as hmac_module
-        import time
-
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, padding
-        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-        alg = alg or ("ES256" if key == "ec" else "RS256")
-        kid = kid or ("rsa" if key == "stranger" else key)
-        now = int(time.time())
-        header = {"alg": alg, "typ": "JWT", "kid": kid}
-        claims = {"sub": sub, "iss": iss or self.issuer, "aud": aud or self.audience,
-                  "iat": now, "nbf": now + nbf_offset, "exp": now + exp_offset}
-        signing_input = (b64url(json.dumps(header).encode()) + "." +
-                         b64url(json.dumps(claims).encode())).encode()
-        private = self.private[key]
-        if alg == "none":
-            signature = b""
-        elif alg == "HS256":
-            public_pem = private.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-            signature = hmac_module.new(public_pem, signing_input, "sha256").digest()
-        elif alg == "ES256":
-            r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-        else:
-            signature = private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        token = signing_input.decode() + "." + b64url(signature)
-        LOGBOOK.add_secret(token)
-        return token
-
-
-def jwt_keys():
-    """Return the run's JWT keys, made on first use in a private folder under /tmp
-    that every user can read (lighttpd's processes run as www-data as root)."""
-    global _jwt_keys
-    if _jwt_keys is None:
+def jwt_keys_folder():
+    """Return the run's key folder, made on first use by make_jwt.make_keys in a
+    private folder under /tmp. Its jwks.json lists the RS256, ES256 and EdDSA
+    keys (kids rsa-1, ec-1, ed-1), and every user can read it, because
+    lighttpd's processes run as www-data when the tests run as root."""
+    global _jwt_keys_folder
+    if _jwt_keys_folder is None:
         folder = tempfile.mkdtemp(prefix="mc-edge-gateway-message-jwks.", dir="/tmp")
         CLEANUP.push("JWKS folder", lambda: shutil.rmtree(folder, ignore_errors=True))
-        _jwt_keys = JwtKeys(folder)
-    return _jwt_keys
+        make_jwt.make_keys(folder)
+        Path(folder).chmod(0o755)
+        Path(folder, "jwks.json").chmod(0o644)
+        _jwt_keys_folder = folder
+    return _jwt_keys_folder
 
 
-_jwt_keys = None
+_jwt_keys_folder = None
+
+
+def jwks_file():
+    return str(Path(jwt_keys_folder()) / "jwks.json")
+
+
+def jwt_token(sub, alg="RS256", **options):
+    """Return a token for sub signed by make_jwt.sign_token with the run's keys.
+
+    By default it carries this suite's issuer and audience, was issued now,
+    is valid from 5 s ago and expires in 300 s. options are sign_token's and
+    replace those defaults or make the token wrong (wrong_key=True, none=True).
+    No log line or response may hold the token."""
+    claims = {"iss": JWT_ISSUER, "aud": [JWT_AUDIENCE], "iat_in": 0, "nbf_in": -5}
+    claims.update(options)
+    token = make_jwt.sign_token(jwt_keys_folder(), alg, sub, **claims)
+    LOGBOOK.add_secret(token)
+    return token

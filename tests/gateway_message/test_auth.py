@@ -1,12 +1,13 @@
 """Credentials and settings of gateway-message: local mode's shared token
 and its misconfigurations, the endpoint's own settings, and jwt mode with
-tokens signed by message_harness.JwtKeys."""
+tokens signed by tests/fixtures/jwt/make_jwt.py."""
 
 import json
 
 from harness import expect, expect_equal
-from message_harness import (BASE_ENV, LOCAL_TOKEN, Scene, expect_error, expect_success,
-                             jwt_keys, message_content, message_path, running_gateway, send)
+from message_harness import (BASE_ENV, JWT_AUDIENCE, JWT_ISSUER, LOCAL_TOKEN, Scene,
+                             expect_error, expect_success, jwks_file, jwt_token,
+                             message_content, message_path, running_gateway, send)
 from suite import Module
 
 LOCAL_MODULE = Module("gateway-message local auth", env=BASE_ENV)
@@ -82,9 +83,8 @@ JWT_USER = "user_2jwtTestSubject"
 
 
 def jwt_env():
-    keys = jwt_keys()
-    return dict(BASE_ENV, AUTH_MODE="jwt", JWT_JWKS_FILE=keys.jwks_file, JWT_ISSUER=keys.issuer,
-                JWT_AUDIENCE=keys.audience, LOCAL_AUTH_TOKEN=None)
+    return dict(BASE_ENV, AUTH_MODE="jwt", JWT_JWKS_FILE=jwks_file(), JWT_ISSUER=JWT_ISSUER,
+                JWT_AUDIENCE=JWT_AUDIENCE, LOCAL_AUTH_TOKEN=None)
 
 
 JWT_MODULE = Module("gateway-message jwt auth", env=jwt_env())
@@ -92,12 +92,11 @@ JWT_MODULE = Module("gateway-message jwt auth", env=jwt_env())
 
 @JWT_MODULE.both("valid JWT delivers as its subject")
 def jwt_valid(t, ctx):
-    keys = jwt_keys()
     with running_gateway(ctx) as gateway:
         scene = Scene(ctx.db, gateway.url, clerk_user_id=JWT_USER)
         path = message_path("s", scene.board_id)
-        for label, token in (("RS256", keys.token(JWT_USER)),
-                             ("ES256", keys.token(JWT_USER, key="ec"))):
+        for label in ("RS256", "ES256", "EdDSA"):
+            token = jwt_token(JWT_USER, alg=label)
             content = message_content(f"jwt {label}")
             expect_success(send(t, path, token=token, content=content))
             expect_equal(gateway.chat_sends()[-1]["message"], content, f"message sent with {label}")
@@ -105,19 +104,20 @@ def jwt_valid(t, ctx):
 
 @JWT_MODULE.both("unusable JWTs get 401")
 def jwt_invalid(t, ctx):
-    keys = jwt_keys()
     scene = Scene(ctx.db, clerk_user_id=JWT_USER)
     path = message_path(board_id=scene.board_id)
     cases = {
-        "expired": keys.token(JWT_USER, exp_offset=-120),
-        "not yet valid": keys.token(JWT_USER, nbf_offset=120),
-        "wrong issuer": keys.token(JWT_USER, iss="https://other-issuer.test"),
-        "wrong audience": keys.token(JWT_USER, aud="another-audience"),
-        "key not in the set": keys.token(JWT_USER, key="stranger"),
-        "alg none": keys.token(JWT_USER, alg="none"),
-        "kid of the RSA key, signed by the EC key": keys.token(JWT_USER, key="ec", kid="rsa"),
-        "HS256 keyed with the public key": keys.token(JWT_USER, alg="HS256"),
-        "signature cut": keys.token(JWT_USER)[:-4],
+        "expired": jwt_token(JWT_USER, exp_in=-120),
+        "not yet valid": jwt_token(JWT_USER, nbf_in=120),
+        "wrong issuer": jwt_token(JWT_USER, iss="https://other-issuer.test"),
+        "wrong audience": jwt_token(JWT_USER, aud=["another-audience"]),
+        # Signed by a key outside the set, under the listed RSA key's kid.
+        "key not in the set": jwt_token(JWT_USER, wrong_key=True),
+        "alg none": jwt_token(JWT_USER, none=True),
+        "kid of the RSA key, signed by the EC key": jwt_token(JWT_USER, alg="ES256",
+                                                              kid="rsa-1"),
+        "HS256 keyed with the public key": jwt_token(JWT_USER, swap=True),
+        "signature cut": jwt_token(JWT_USER)[:-4],
         "local token": BASE_ENV["LOCAL_AUTH_TOKEN"],
     }
     for label, token in cases.items():
@@ -128,15 +128,13 @@ def jwt_invalid(t, ctx):
 
 @JWT_MODULE.both("JWT of an unknown user gets 403")
 def jwt_unknown_user(t, ctx):
-    keys = jwt_keys()
     scene = Scene(ctx.db, clerk_user_id=JWT_USER)
     # The token is valid, so the credentials pass; its subject has no users row.
-    response = send(t, message_path(board_id=scene.board_id), token=keys.token("user_unknown"))
+    response = send(t, message_path(board_id=scene.board_id), token=jwt_token("user_unknown"))
     expect_error(response, 403)
 
 
 @JWT_MODULE.both("JWT of a plain member gets 403")
 def jwt_member(t, ctx):
-    keys = jwt_keys()
     scene = Scene(ctx.db, clerk_user_id=JWT_USER, role="member")
-    expect_error(send(t, message_path(board_id=scene.board_id), token=keys.token(JWT_USER)), 403)
+    expect_error(send(t, message_path(board_id=scene.board_id), token=jwt_token(JWT_USER)), 403)
