@@ -65,6 +65,13 @@ gateway_send_and_respond(edge_request *req,
 	    session_key, access->gateway_id, host,
 	    edge_gateway_status_str(status), result.reason[0] != '\0' ? ": " : "",
 	    result.reason);
+	/* A local failure (the device key file, memory, a gateway URL this
+	 * client cannot use) is the server's to fix, not the gateway's. */
+	if (status == EDGE_GATEWAY_LOCAL) {
+		edge_respond_error(req, 500,
+		    "Gateway client failed; see the server log.", NULL, 0);
+		return;
+	}
 	if (result.reason[0] != '\0')
 		snprintf(detail, sizeof(detail), "Gateway %s: %s",
 		    edge_gateway_status_str(status), result.reason);

@@ -405,9 +405,11 @@ identity_equal(const file_identity *a, const file_identity *b)
 }
 
 /* Reads and parses the file. *id receives the identity of the version read
- * (from the open descriptor, so it matches the bytes). Logs each failure. */
+ * (from the open descriptor, so it matches the bytes). A set without a
+ * usable key is an error unless allow_empty. Logs each failure. */
 static edge_err
-read_key_file(const char *path, file_identity *id, edge_jwks **keys)
+read_key_file(const char *path, bool allow_empty, file_identity *id,
+    edge_jwks **keys)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -461,6 +463,10 @@ read_key_file(const char *path, file_identity *id, edge_jwks **keys)
 		    "JWT_JWKS_FILE %s is not a JWKS: expected a strict JSON object "
 		    "{\"keys\": [...]}", path);
 		err = EDGE_ERR_CONFIG;
+	} else if (err == EDGE_OK && (*keys)->count == 0 && allow_empty) {
+		edge_log(EDGE_LOG_WARNING, "jwks",
+		    "JWT_JWKS_FILE %s holds no usable public key; every token is "
+		    "refused until keys are added", path);
 	} else if (err == EDGE_OK && (*keys)->count == 0) {
 		edge_log(EDGE_LOG_ERROR, "jwks",
 		    "JWT_JWKS_FILE %s holds no usable RS256, ES256 or EdDSA public key",
@@ -488,7 +494,7 @@ edge_jwks_cache_open(const char *path, edge_jwks_cache **cache)
 		free(created);
 		return EDGE_ERR_NOMEM;
 	}
-	err = read_key_file(path, &created->loaded, &created->keys);
+	err = read_key_file(path, false, &created->loaded, &created->keys);
 	if (err != EDGE_OK) {
 		edge_jwks_cache_free(created);
 		return err;
@@ -504,12 +510,17 @@ edge_jwks_cache_current(edge_jwks_cache *cache)
 	edge_jwks *fresh;
 	struct stat st;
 
-	/* A file that vanished for a moment (an editor's rename) keeps the old set. */
+	/* Removing the file revokes every key. An atomic replacement (a rename
+	 * over the old file) never leaves it missing. The loaded identity is
+	 * forgotten, so the file is read again once it is back. */
 	if (stat(cache->path, &st) != 0) {
+		static const edge_jwks no_keys;
+
 		edge_log_throttled(&cache->stat_warned, 60, EDGE_LOG_WARNING, "jwks",
-		    "JWT_JWKS_FILE %s cannot be checked (%s); the last keys read stay in use",
+		    "JWT_JWKS_FILE %s cannot be checked (%s); every token is refused",
 		    cache->path, strerror(errno));
-		return cache->keys;
+		memset(&cache->loaded, 0, sizeof(cache->loaded));
+		return &no_keys;
 	}
 	now = identity_of(&st);
 	if (identity_equal(&now, &cache->loaded))
@@ -517,7 +528,7 @@ edge_jwks_cache_current(edge_jwks_cache *cache)
 
 	/* Remember the version even when it fails, so it is parsed (and logged) once. */
 	read_id = now;
-	if (read_key_file(cache->path, &read_id, &fresh) != EDGE_OK) {
+	if (read_key_file(cache->path, true, &read_id, &fresh) != EDGE_OK) {
 		cache->loaded = now;
 		edge_log(EDGE_LOG_WARNING, "jwks",
 		    "JWT_JWKS_FILE %s changed but cannot be used; the last keys read "

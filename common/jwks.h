@@ -61,8 +61,9 @@ edge_err edge_jwks_cache_open(const char *path, edge_jwks_cache **cache);
 
 /* Returns the current key set. Calls stat() on the file each time, and when
  * its device, inode, size, mtime or ctime changed, reads it again. A rewrite
- * that cannot be used (half written, unparsable, no usable key) is logged once
- * and the last good set stays in use until the file changes again. */
+ * that does not parse (half written) is logged once and the last good set
+ * stays in use until the file changes again. A file that is gone, or that
+ * parses to no usable key, revokes every key: the set returned is empty. */
 const edge_jwks *edge_jwks_cache_current(edge_jwks_cache *cache);
 
 void edge_jwks_cache_free(edge_jwks_cache *cache);

@@ -136,12 +136,9 @@ dispatch_deliver(edge_db *db, const edge_gateway_settings *gateway,
 		return EDGE_OK;
 	}
 
-	if (result.error_code[0] != '\0')
-		snprintf(error, sizeof(error), "%s (%s)", result.reason,
-		    result.error_code);
-	else
-		snprintf(error, sizeof(error), "%s", result.reason[0] != '\0' ?
-		    result.reason : edge_gateway_status_str(status));
+	/* The reason already names the gateway's error code, if any. */
+	snprintf(error, sizeof(error), "%s", result.reason[0] != '\0' ?
+	    result.reason : edge_gateway_status_str(status));
 	return record_failure(db, settings, row, edge_gateway_status_str(status),
 	    error, result.retry_after_ms);
 }

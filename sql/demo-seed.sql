@@ -47,10 +47,13 @@ INSERT INTO users (id, clerk_user_id, email, name, is_super_admin, active_organi
 VALUES (:user_id, 'local-auth-user', 'admin@localhost', 'Local admin', false, :organization_id)
 ON CONFLICT DO NOTHING;
 
+-- The user may already exist under another id, so the membership names it
+-- by clerk_user_id.
 INSERT INTO organization_members (id, organization_id, user_id, role, all_boards_read,
                                   all_boards_write, created_at, updated_at)
-VALUES (:member_id, :organization_id, :user_id, 'owner', true, true,
-        now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc')
+SELECT :member_id, :organization_id, users.id, 'owner', true, true,
+       now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc'
+FROM users WHERE users.clerk_user_id = 'local-auth-user'
 ON CONFLICT DO NOTHING;
 
 COMMIT;

@@ -834,12 +834,25 @@ test_jwks_cache(void)
 	CHECK_INT_EQ(verify_with_cache(cache, ed_key), EDGE_JWT_OK,
 	    "jwks cache reads completed rewrite");
 
-	/* A file that vanishes keeps the set too. */
-	unlink(path);
+	/* Emptying the set revokes every key. */
+	write_file(path, "{\"keys\":[]}", false);
+	CHECK_INT_EQ(verify_with_cache(cache, ed_key), EDGE_JWT_NO_KEY,
+	    "jwks cache empty set revokes keys");
+	CHECKF(strstr(capture.text, "every token is refused") != NULL,
+	    "jwks cache logs empty set", "log: %s", capture.text);
+	write_file(path, text, false);
 	CHECK_INT_EQ(verify_with_cache(cache, ed_key), EDGE_JWT_OK,
-	    "jwks cache survives missing file");
+	    "jwks cache reads keys after empty set");
+
+	/* Removing the file revokes every key, until it is back. */
+	unlink(path);
+	CHECK_INT_EQ(verify_with_cache(cache, ed_key), EDGE_JWT_NO_KEY,
+	    "jwks cache missing file revokes keys");
 	CHECKF(strstr(capture.text, "cannot be checked") != NULL,
 	    "jwks cache logs missing file", "log: %s", capture.text);
+	write_file(path, text, false);
+	CHECK_INT_EQ(verify_with_cache(cache, ed_key), EDGE_JWT_OK,
+	    "jwks cache reads file again once back");
 
 	edge_jwks_cache_free(cache);
 	unlink(path);
