@@ -136,7 +136,7 @@ static bool
 check_rate_limit(edge_request *req, const edge_config *config,
     gateway_state *state)
 {
-	char key[EDGE_RATE_KEY_SIZE], retry[16];
+	char key[EDGE_RATE_KEY_SIZE];
 	edge_rate_decision decision;
 	edge_ip client;
 
@@ -150,11 +150,7 @@ check_rate_limit(edge_request *req, const edge_config *config,
 	if (decision.allowed)
 		return true;
 
-	snprintf(retry, sizeof(retry), "%u", decision.retry_after_s);
-	edge_log(EDGE_LOG_WARNING, "ratelimit",
-	    "rate limit exceeded for %s; retry after %s s", key, retry);
-	edge_respond_error(req, 429, "Too many requests.",
-	    (const edge_header[]){ { "Retry-After", retry } }, 1);
+	edge_respond_rate_limited(req, key, decision.retry_after_s);
 	return false;
 }
 

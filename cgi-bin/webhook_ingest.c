@@ -102,20 +102,6 @@ respond_store_unavailable(edge_request *req)
 	    "Service temporarily unavailable; retry later.", store_retry, 1);
 }
 
-/* Responds 429 with Retry-After to a refused attempt. */
-static void
-respond_rate_limited(edge_request *req, const char *key,
-    const edge_rate_decision *decision)
-{
-	char retry[16];
-
-	snprintf(retry, sizeof(retry), "%u", decision->retry_after_s);
-	edge_log(EDGE_LOG_WARNING, "ratelimit",
-	    "rate limit exceeded for %s; retry after %s s", key, retry);
-	edge_respond_error(req, 429, "Too many requests.",
-	    (const edge_header[]){ { "Retry-After", retry } }, 1);
-}
-
 /* Records the attempt and decides it. With the PostgreSQL store and every
  * free check passed, the lookup rides in the same statement and *looked_up
  * is true when row was filled. Returns false after responding 503. */
@@ -396,7 +382,7 @@ ingest_handle(edge_request *req, const edge_config *config, void *opaque)
 	    ids_ok && length_status == 0, &decision, &row, &looked_up))
 		return;
 	if (!decision.allowed) {
-		respond_rate_limited(req, key, &decision);
+		edge_respond_rate_limited(req, key, decision.retry_after_s);
 		goto done;
 	}
 	if (!ids_ok) {

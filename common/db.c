@@ -59,6 +59,7 @@ edge_db_init(edge_db *db, const char *url, const edge_db_statement *statements,
 	db->url = url;
 	db->statements = statements;
 	db->statement_count = statement_count;
+	db->connect_failures = 0;
 }
 
 void
@@ -100,9 +101,9 @@ prepare_statements(edge_db *db, long long deadline)
 	return EDGE_OK;
 }
 
-/* Connects within timeout_ms; see edge_db_connect. */
+/* Connects within timeout_ms, without the bookkeeping of connect_within. */
 static edge_err
-connect_within(edge_db *db, unsigned timeout_ms)
+connect_once(edge_db *db, unsigned timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms;
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
@@ -146,6 +147,26 @@ connect_within(edge_db *db, unsigned timeout_ms)
 		log_connection_error(db->conn, "preparing the connection failed");
 		edge_db_close(db);
 		return EDGE_ERR_STORE;
+	}
+	return EDGE_OK;
+}
+
+/* Connects within timeout_ms; see edge_db_connect. Each failure is logged
+ * where it happens, so the first success after failures says so too: a
+ * long-running process then shows when the outage ended. */
+static edge_err
+connect_within(edge_db *db, unsigned timeout_ms)
+{
+	edge_err err = connect_once(db, timeout_ms);
+
+	if (err != EDGE_OK) {
+		db->connect_failures++;
+		return err;
+	}
+	if (db->connect_failures > 0) {
+		edge_log(EDGE_LOG_INFO, "db", "connected to PostgreSQL again after "
+		    "%u failed attempts", db->connect_failures);
+		db->connect_failures = 0;
 	}
 	return EDGE_OK;
 }

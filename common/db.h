@@ -29,6 +29,7 @@ typedef struct edge_db {
 	const char *url;			/* libpq URL, never logged whole */
 	const edge_db_statement *statements;	/* prepared on connect */
 	size_t statement_count;
+	unsigned connect_failures;		/* failed connects since the last success */
 } edge_db;
 
 /* Sets up db for url; connects on first use. */

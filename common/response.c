@@ -143,3 +143,16 @@ edge_respond_error(edge_request *req, int status, const char *detail,
 	    json != NULL ? json : "{\"detail\": \"Internal error.\"}");
 	json_object_put(object);
 }
+
+void
+edge_respond_rate_limited(edge_request *req, const char *key,
+    unsigned retry_after_s)
+{
+	char retry[16];
+
+	snprintf(retry, sizeof(retry), "%u", retry_after_s);
+	edge_log(EDGE_LOG_WARNING, "ratelimit",
+	    "rate limit exceeded for %s; retry after %s s", key, retry);
+	edge_respond_error(req, 429, "Too many requests.",
+	    (const edge_header[]){ { "Retry-After", retry } }, 1);
+}

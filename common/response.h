@@ -32,6 +32,11 @@ void edge_respond_json(edge_request *req, int status, const edge_header *extra,
 void edge_respond_error(edge_request *req, int status, const char *detail,
 	const edge_header *extra, size_t extra_count);
 
+/* Writes 429 {"detail": "Too many requests."} with Retry-After after one
+ * warning naming the limiter key (an endpoint and a client address). */
+void edge_respond_rate_limited(edge_request *req, const char *key,
+	unsigned retry_after_s);
+
 /* Returns the reason phrase of an HTTP status code. */
 const char *edge_status_reason(int status);
 
