@@ -146,6 +146,12 @@ read_message(void)
 	}
 	if (len > 0 && message[len - 1] == '\n')
 		len--;
+	if (len == 0) {
+		fprintf(stderr, "mc-edge-admin: the message on standard input is "
+		    "empty\n");
+		free(message);
+		return NULL;
+	}
 	message[len] = '\0';
 	return message;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* Bounds that keep per-key limiter state and arithmetic small: a limit of
  * more than 100,000 attempts or a window over one day is a typo. */
@@ -402,6 +403,11 @@ load_gateway(edge_config *config, unsigned needs)
 		    "must be a number of milliseconds from 1 to 600000");
 	config->gateway_timeout_ms = (unsigned)timeout_ms;
 	config->gateway_ca_file = getenv_nonblank("GATEWAY_CA_FILE");
+	/* Checked at start, so a wrong path does not fail every wss:// request. */
+	if (config->gateway_ca_file != NULL &&
+	    access(config->gateway_ca_file, R_OK) != 0)
+		return misconfigured("GATEWAY_CA_FILE",
+		    "must name a readable file of PEM certificates");
 	return load_device_key_file(config);
 }
 

@@ -152,8 +152,8 @@ connect_once(edge_db *db, unsigned timeout_ms)
 }
 
 /* Connects within timeout_ms; see edge_db_connect. Each failure is logged
- * where it happens, so the first success after failures says so too: a
- * long-running process then shows when the outage ended. */
+ * where it happens, and the first success after failures is logged too, so
+ * the log of a long-running process shows when an outage ended. */
 static edge_err
 connect_within(edge_db *db, unsigned timeout_ms)
 {

@@ -546,7 +546,9 @@ start_connection(exchange *ex, const char *address)
 			    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
 	}
 	if (lws_client_connect_via_info(&info) == NULL) {
-		finish(ex, EDGE_GATEWAY_UNREACHABLE, "TCP connection failed");
+		/* lws refuses before any network step too, for example when the
+		 * URL's path does not fit its header buffer. */
+		finish(ex, EDGE_GATEWAY_UNREACHABLE, "starting the connection failed");
 		return false;
 	}
 	return true;

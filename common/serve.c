@@ -109,6 +109,11 @@ edge_serve(const edge_app *app)
 		    "configuration invalid; FastCGI process not started");
 		status = 1;
 	} else {
+		/* The web server stops its FastCGI processes with SIGTERM. A
+		 * Ctrl-C at the terminal of a foreground server would reach them
+		 * too, and lighttpd restarts them during its shutdown and leaves
+		 * them running. */
+		signal(SIGINT, SIG_IGN);
 		status = serve_fastcgi(app, &config);
 	}
 	edge_config_free(&config);

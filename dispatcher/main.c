@@ -224,7 +224,7 @@ main(void)
 	edge_config config;
 	edge_db db;
 	sigset_t waiting;
-	char host[64] = "unknown", worker[96];
+	char host[64] = "unknown", worker[96], throttle[48];
 	int wake_fd;
 
 	edge_log_set_program(PROGRAM);
@@ -245,11 +245,15 @@ main(void)
 	wake_fd = open_wake_socket(&settings);
 	edge_db_init(&db, config.database_url, outbox_statements,
 	    outbox_statement_count);
+	if (settings.throttle.count == 0)
+		snprintf(throttle, sizeof(throttle), "off");
+	else
+		snprintf(throttle, sizeof(throttle), "%u per %u s per session",
+		    settings.throttle.count, settings.throttle.window_s);
 	edge_log(EDGE_LOG_INFO, "start", "dispatcher %s started: batch %u, lease "
-	    "%u ms, retries over %llu ms, throttle %u per %u s per session, "
-	    "poll %u ms", worker, settings.batch, settings.lease_ms,
-	    settings.retry_span_ms, settings.throttle.count,
-	    settings.throttle.window_s, settings.poll_ms);
+	    "%u ms, retries over %llu ms, throttle %s, poll %u ms", worker,
+	    settings.batch, settings.lease_ms, settings.retry_span_ms, throttle,
+	    settings.poll_ms);
 
 	run(&db, &gateway, &settings, worker, wake_fd, &waiting);
 

@@ -4,6 +4,7 @@
  * Each case starts from an empty environment (clearenv). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "check.h"
@@ -592,17 +593,33 @@ test_gateway_settings(void)
 	    "config device key under state dir");
 	edge_config_free(&config);
 
+	/* The CA file is checked at start: a readable one loads, a missing one
+	 * is a configuration error naming the variable. */
+	char ca_file[] = "/tmp/mc-edge-test-ca-XXXXXX";
+	int ca_fd = mkstemp(ca_file);
+
+	CHECK(ca_fd >= 0, "config temporary CA file made");
+	if (ca_fd >= 0)
+		close(ca_fd);
 	clearenv();
 	setenv("EDGE_STATE_DIR", "/srv/edge", 1);
 	setenv("GATEWAY_DEVICE_KEY_FILE", "/etc/mc-edge/device.pem", 1);
-	setenv("GATEWAY_CA_FILE", "/etc/mc-edge/ca.pem", 1);
+	setenv("GATEWAY_CA_FILE", ca_file, 1);
 	setenv("GATEWAY_TIMEOUT_MS", "600000", 1);
 	CHECK_INT_EQ(load(&config, EDGE_NEED_GATEWAY), EDGE_OK, "config gateway settings load");
 	CHECK_STR_EQ(config.gateway_device_key_file, "/etc/mc-edge/device.pem",
 	    "config device key file set");
-	CHECK_STR_EQ(config.gateway_ca_file, "/etc/mc-edge/ca.pem", "config CA file set");
+	CHECK_STR_EQ(config.gateway_ca_file, ca_file, "config CA file set");
 	CHECK_INT_EQ(config.gateway_timeout_ms, 600000, "config gateway timeout max");
 	edge_config_free(&config);
+
+	unlink(ca_file);
+	CHECK_INT_EQ(load(&config, EDGE_NEED_GATEWAY), EDGE_ERR_CONFIG,
+	    "config missing CA file rejected");
+	CHECKF(strstr(capture.text, "GATEWAY_CA_FILE") != NULL,
+	    "config missing CA file names variable", "log: %s", capture.text);
+	edge_config_free(&config);
+	unsetenv("GATEWAY_CA_FILE");
 
 	static const char *const bad_timeout[] = { "0", "600001", "5s", "-5", "" };
 	for (size_t i = 0; i < 4; i++) {
