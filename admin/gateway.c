@@ -39,7 +39,7 @@ free_row(gateway_row *row)
 	}
 }
 
-/* Loads the row of gateway_id into row. Returns 0, or 1 after a message. */
+/* Loads the row of gateway_id into row. Returns 0, or 1 after printing an error. */
 static int
 load_row(const edge_config *config, const char *gateway_id, gateway_row *row)
 {
@@ -63,7 +63,7 @@ load_row(const edge_config *config, const char *gateway_id, gateway_row *row)
 		return 1;
 	}
 	if (PQntuples(result) != 1) {
-		printf("gateway %s: FAILED (no such gateway)\n", row->id);
+		printf("gateway %s: FAILED (gateway not found)\n", row->id);
 		goto done;
 	}
 
@@ -127,7 +127,8 @@ admin_gateway_check(const edge_config *config, int argc, char **argv)
 }
 
 /* Reads all of standard input, at most EDGE_GATEWAY_MAX_OUTGOING bytes, and
- * drops one final newline, so `echo text |` sends "text". NULL on error. */
+ * drops one final newline, so `echo text |` sends "text". Returns NULL on
+ * error. */
 static char *
 read_message(void)
 {
@@ -139,7 +140,7 @@ read_message(void)
 	len = fread(message, 1, size, stdin);
 	if (ferror(stdin) || len == size || memchr(message, '\0', len) != NULL) {
 		fprintf(stderr, "mc-edge-admin: the message on standard input is "
-		    "unreadable, holds a NUL byte or is longer than %u bytes\n",
+		    "unreadable, contains a NUL byte or is longer than %u bytes\n",
 		    EDGE_GATEWAY_MAX_OUTGOING);
 		free(message);
 		return NULL;

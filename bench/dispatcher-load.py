@@ -1,13 +1,13 @@
 #!/usr/bin/python3
-"""Steady-rate webhook sender for bench/dispatcher.sh: delivery latency.
+"""Send signed webhooks at a steady rate for the latency runs of bench/dispatcher.sh.
 
 usage: dispatcher-load.py URL SECRET RATE SECONDS OUT_FILE
 
 Sends RATE signed JSON deliveries per second for SECONDS to URL over one
-keep-alive HTTP/1.1 connection, on a fixed schedule (a late request does not
-shift the ones after it). For each 202 it writes "payload_id<TAB>time" to
-OUT_FILE, time being the client's wall clock (time.time()) when the 202
-arrived, to be matched against the test gateway's record time.
+keep-alive HTTP/1.1 connection. The schedule is fixed, so a late request does
+not shift the ones after it. For each 202 it writes "payload_id<TAB>time" to
+OUT_FILE. The time is the client's wall clock (time.time()) when the 202
+arrived, which the benchmark compares with the test gateway's record time.
 """
 
 import hashlib
@@ -26,6 +26,7 @@ def main():
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     count = int(rate * seconds)
     failures = 0
+
     start = time.monotonic()
     with open(out_path, "w") as out:
         for i in range(count):
@@ -33,6 +34,7 @@ def main():
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+
             body = json.dumps({"sequence": i, "action": "opened"}).encode()
             signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             connection.request("POST", parts.path, body, {
@@ -40,16 +42,20 @@ def main():
                 "X-Hub-Signature-256": "sha256=" + signature,
                 "X-Forwarded-For": f"10.9.{i // 256 % 256}.{i % 256}"})
             response = connection.getresponse()
-            answer = response.read()
+            reply = response.read()
+
             if response.status != 202:
                 failures += 1
-                print(f"request {i}: HTTP {response.status} {answer[:200]!r}", file=sys.stderr)
+                print(f"request {i}: HTTP {response.status} {reply[:200]!r}", file=sys.stderr)
                 continue
-            out.write(f"{json.loads(answer)['payload_id']}\t{time.time():.6f}\n")
+            out.write(f"{json.loads(reply)['payload_id']}\t{time.time():.6f}\n")
+
     behind = time.monotonic() - (start + count / rate)
     print(f"sent {count}, failed {failures}, finished {max(behind, 0):.2f} s behind schedule",
           file=sys.stderr)
-    # A few failures (a FastCGI process restarting) do not void the latency figures.
+
+    # A few failures (a FastCGI process restarting) do not void the latency
+    # figures, but more than 1% of the requests do.
     return 1 if failures > count // 100 else 0
 
 

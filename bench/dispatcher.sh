@@ -9,23 +9,26 @@
 #      commits) with sql/schema.sql and the demo seed, the test gateway
 #      (tests/gateway/gateway_server.py) as the demo board's gateway, and
 #      lighttpd.conf serving webhook-ingest with 4 FastCGI processes;
-#   3. measures ingest throughput with wrk (bench/signed-post.lua: the same
-#      1024-byte signed body, many X-Forwarded-For addresses, the limiter on
-#      with a limit never reached) in four set-ups, one after the other:
-#        baseline     no dispatcher, wake-ups off (DISPATCH_WAKE_SOCKET blank)
+#   3. measures ingest throughput with wrk and bench/signed-post.lua, which
+#      sends the same 1024-byte signed body from many X-Forwarded-For
+#      addresses. The rate limiter is on, with a limit that is never reached.
+#      Four set-ups run one after the other:
+#        baseline     no dispatcher, wake-ups off (DISPATCH_WAKE_SOCKET empty)
 #        wake-only    a datagram after each commit to a socket that a small
-#                     reader drains; no dispatcher, so only the wake-up's cost
+#                     reader drains, and no dispatcher, so only the wake-up's
+#                     cost is added
 #        notify       NOTIFY in each ingest transaction (an AFTER INSERT
-#                     trigger on the outbox calling pg_notify); no dispatcher
+#                     trigger on the outbox calls pg_notify), no dispatcher
 #        dispatcher   mc-edge-dispatcher running with wake-ups, sending every
 #                     row to the test gateway (throttle off)
-#   4. measures delivery latency: webhooks at a steady BENCH_RATE per second
-#      for BENCH_LATENCY_SECONDS (bench/dispatcher-load.py, one keep-alive
-#      connection), from the client's clock at the 202 to the test gateway's
-#      record of the chat.send (same host, same clock), p50/p99/max, with
-#      wake-ups and then with polling only (DISPATCH_POLL_MS default 1000);
-#      then the same at BENCH_SPARSE_RATE per second, where each webhook
-#      finds the dispatcher idle, which is where the wake-up matters.
+#   4. measures delivery latency with bench/dispatcher-load.py, which sends
+#      BENCH_RATE webhooks per second for BENCH_LATENCY_SECONDS over one
+#      keep-alive connection. Latency runs from the client's clock at the 202
+#      to the test gateway's record of the chat.send (same host, same clock).
+#      It prints p50/p99/max with wake-ups, then with polling only
+#      (DISPATCH_POLL_MS default 1000). Then it repeats both at
+#      BENCH_SPARSE_RATE per second, where each webhook finds the dispatcher
+#      idle, which is where the wake-up matters.
 #
 # Settings (environment):
 #   BENCH_SECONDS           measured seconds per throughput set-up (default 10)
@@ -97,7 +100,7 @@ start_gateway() {
 	sql "UPDATE gateways SET url = 'ws://127.0.0.1:$(cat "$work_dir/gateway.port")' WHERE id = '$GATEWAY_ID'"
 }
 
-# Starts lighttpd with DISPATCH_WAKE_SOCKET=$1 (blank: wake-ups off). Its
+# Starts lighttpd with DISPATCH_WAKE_SOCKET=$1 (empty: wake-ups off). Its
 # state folder is prepared once, because FastCGI processes of a stopped
 # lighttpd may still hold the copied binaries open for a moment.
 start_ingest_lighttpd() {
@@ -115,7 +118,8 @@ start_dispatcher() {
 	kill -0 "$dispatcher_pid" 2>/dev/null || die "the dispatcher exited; see $work_dir/dispatcher.log"
 }
 
-# Prints the 2xx per second and the non-2xx count of a wrk run of $1 seconds.
+# Prints the 2xx responses per second and the non-2xx count of a wrk run of
+# $1 seconds.
 ingest_rate() {
 	ingest_result=$(run_wrk "$1" "$CONNECTIONS" "$url" "$root/bench/signed-post.lua" \
 		"$body_file" "$signature" 2048) || exit 1
@@ -140,7 +144,7 @@ measure_latency() {
 	empty_webhook_tables
 	: >"$work_dir/gateway.jsonl"
 	/usr/bin/python3 bench/dispatcher-load.py "$url" "$secret" "$2" "$latency_seconds" \
-		"$work_dir/accepted.tsv" >&2 || die "the load client failed"
+		"$work_dir/accepted.tsv" >&2 || die "the load client (bench/dispatcher-load.py) failed; see its output above"
 	total=$(wc -l <"$work_dir/accepted.tsv")
 	for _ in $(seq 300); do
 		[ "$(sql "SELECT count(*) FROM edge_notification_outbox WHERE state = 'sent'")" -ge "$total" ] && break

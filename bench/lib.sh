@@ -18,7 +18,7 @@
 #                             at exit stop lighttpd, Redis and PostgreSQL and
 #                             remove them
 #   stop_on_exit VARIABLE...  at exit first stop the processes whose ids these
-#                             variables then hold, in this order
+#                             variables contain at that time, in this order
 #   stop_pid PID              stop process PID (blank: nothing) and reap it
 #   free_port                 print a loopback TCP port that the kernel assigns
 #   listen_port               print BENCH_PORT when set, else a free port
@@ -29,7 +29,7 @@
 #   start_database            start PostgreSQL in pg_dir, export DATABASE_URL,
 #                             apply sql/schema.sql
 #   seed_demo SECRET          load sql/demo-seed.sql with SECRET as webhook secret
-#   sql COMMAND               run one SQL command and print its value
+#   sql COMMAND               run one SQL command and print its result
 #   empty_webhook_tables      truncate what webhook-ingest writes, then CHECKPOINT
 #   start_redis PORT|SOCKET   start a redis-server without persistence, set redis_pid
 #   redis_command ARGS...     run redis-cli against that server
@@ -117,8 +117,9 @@ stop_pid() {
 	fi
 }
 
-# The exit trap: stops the processes registered with stop_on_exit, then
-# lighttpd, Redis and PostgreSQL, which the others may still be using.
+# Runs at exit: stops the processes registered with stop_on_exit, then
+# lighttpd, Redis and PostgreSQL, which the others may still be using, and
+# removes work_dir.
 clean_up_run() {
 	bench_status=$?
 	trap - EXIT INT TERM
@@ -135,8 +136,9 @@ clean_up_run() {
 	exit "$bench_status"
 }
 
-# The kernel picks a port nothing listens on. Another program may take it
-# before the server binds it, which then fails to start with a clear error.
+# The kernel picks a port that nothing listens on. Another program may take
+# it before the server binds it, and then the server fails to start with a
+# clear error.
 free_port() {
 	/usr/bin/python3 -c 'import socket
 listener = socket.socket()
@@ -228,10 +230,11 @@ redis_command() {
 	redis-cli $redis_cli_arguments "$@"
 }
 
-# Fills folder $1 for lighttpd.conf: copies of every program it starts (the
-# web server's user may not reach this clone, and lighttpd does not start
-# while a program is missing), with binary $3 installed as program $2 when
-# given, and the folders and log file that lighttpd writes.
+# Fills folder $1 for lighttpd.conf with copies of every program that it
+# starts, because the web server's user may not be able to read this clone
+# and lighttpd does not start while a program is missing. When $2 and $3 are
+# given, binary $3 is installed as program $2. It also creates the folders
+# that lighttpd writes to, and as root the log file too.
 prepare_lighttpd() {
 	mkdir -p "$1/bin" "$1/htdocs" "$1/uploads"
 	for bench_program in $(sed -n 's/.*edge_bin + "\/\([^"]*\)".*/\1/p' "$root/lighttpd.conf" | sort -u); do
@@ -251,12 +254,12 @@ prepare_lighttpd() {
 
 # Starts lighttpd.conf unchanged with the programs of folder $1 (see
 # prepare_lighttpd), FCGI_PROCS processes per pool and the settings "$@"
-# after it, and waits until it answers. LOCAL_AUTH_TOKEN is set because the
-# programs that need it refuse to start without it. The programs inherit the
-# caller's environment, so LOG_LEVEL or LOG_FORMAT set by the caller reach
-# them. lighttpd 1.4.69 started with -D hands its own standard error, not
-# server.errorlog, to the FastCGI programs, so their log lines go to
-# $1/output.log.
+# after it, and waits until it replies to HTTP. LOCAL_AUTH_TOKEN is set
+# because the programs that need it do not start without it. The programs
+# inherit the caller's environment, so LOG_LEVEL or LOG_FORMAT set by the
+# caller reach them. lighttpd 1.4.69 started with -D hands its own standard
+# error, not server.errorlog, to the FastCGI programs, so their log lines go
+# to $1/output.log.
 start_lighttpd() {
 	bench_state=$1
 	shift
@@ -308,7 +311,7 @@ check_signed_delivery() {
 }
 
 # Runs wrk with THREADS threads, or fewer when there are fewer connections
-# (wrk needs one per thread), and prints the RESULT line that the wrk
+# because wrk needs one per thread. Prints the RESULT line that the wrk
 # script prints at the end.
 run_wrk() {
 	bench_seconds=$1
@@ -348,7 +351,8 @@ machine_ticks() {
 process_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null | awk -v parent="$1" '{
 		pid = $1
-		# The command name in brackets may hold spaces; fields follow its last ") ".
+		# The command name in brackets may contain spaces, so the fields are
+		# read after its last ") ".
 		line = $0
 		sub(/^.*\) /, "", line)
 		split(line, f, " ")
@@ -363,7 +367,7 @@ tree_ticks() {
 	process_ticks "$1" | awk '{ print $1 + $2 }'
 }
 
-# Call it directly, never in $(...): a subshell's times starts from zero.
+# Call it directly, not in $(...), because times in a subshell starts from zero.
 read_children_cpu() {
 	times >"$work_dir/times"
 	children_ms=$(awk 'NR == 2 {

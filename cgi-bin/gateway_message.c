@@ -1,11 +1,12 @@
 /* gateway-message: POST /api/v1/gateways/sessions/{session_id}/message
  * ?board_id=..., a user's message to a gateway session.
  *
- * Each check runs only when the earlier ones passed. The order: route (404),
- * method (405), rate limit (429), credentials (401), organization
- * membership with role owner or admin (403), board_id and session_id (422),
- * board (404), board in the caller's organization and write access (403),
- * body size (413) and shape (422), board's gateway (422). One statement
+ * Each check runs only when the earlier ones passed. They run in this
+ * order: route (404), method (405), rate limit (429) and credentials (401).
+ * Then come organization membership with role owner or admin (403),
+ * board_id and session_id (422), board (404), and board in the caller's
+ * organization and write access (403). Last come body size (413) and shape
+ * (422), and the board's gateway (422). One statement
  * resolves everything the checks after the credentials need. Then the
  * message goes to the gateway as chat.send, and the response is 200
  * {"ok": true}, or 502 when the gateway refuses, times out or cannot be
@@ -23,10 +24,10 @@
 #include <string.h>
 
 #define ENDPOINT "gateway-message"
-/* Seconds a client is asked to wait when PostgreSQL is unavailable. */
+/* Retry-After seconds sent when PostgreSQL is unavailable. */
 #define STORE_RETRY_AFTER "5"
 /* The body contains one chat message. 64 KiB is ample for one and keeps a
- * request's memory small; GATEWAY_MESSAGE_MAX_BODY_BYTES changes it. */
+ * request's memory small. GATEWAY_MESSAGE_MAX_BODY_BYTES changes it. */
 #define MAX_BODY_DEFAULT 65536
 /* lighttpd.conf's own body limit follows WEBHOOK_MAX_PAYLOAD_BYTES (1 MiB
  * by default, doubled), so the endpoint's limit stays at or below 1 MiB. */
@@ -131,7 +132,7 @@ respond_store_unavailable(edge_request *req)
 	    "Service temporarily unavailable; retry later.", store_retry, 1);
 }
 
-/* Records the attempt; returns false after responding 429 or 503. */
+/* Records the attempt. Returns false after responding 429 or 503. */
 static bool
 check_rate_limit(edge_request *req, const edge_config *config,
     gateway_state *state)
@@ -154,7 +155,7 @@ check_rate_limit(edge_request *req, const edge_config *config,
 	return false;
 }
 
-/* Checks the Authorization header; the caller's identity never comes from
+/* Checks the Authorization header. The caller's identity never comes from
  * REMOTE_USER, AUTH_TYPE or another variable that a server or client sets.
  * Returns false after responding 401 (the reason is logged by
  * edge_user_auth_check) or 500. */
@@ -226,7 +227,7 @@ check_access(edge_request *req, const gateway_message_request *request,
 
 	if (!access->same_organization) {
 		edge_log(EDGE_LOG_WARNING, "access",
-		    "user %s of organization %s refused board %s of another "
+		    "user %s of organization %s denied board %s of another "
 		    "organization", request->clerk_user_id,
 		    access->organization_id, request->board_id);
 		edge_respond_error(req, 403,
@@ -294,7 +295,7 @@ read_content(edge_request *req, const gateway_state *state)
 	err = gateway_message_content(body, body_len, &content, &problem);
 	free(body);
 	if (err == EDGE_ERR_INVALID) {
-		edge_log(EDGE_LOG_INFO, "request", "body refused: %s", problem);
+		edge_log(EDGE_LOG_INFO, "request", "body rejected: %s", problem);
 		edge_respond_error(req, 422, problem, NULL, 0);
 		return NULL;
 	}
@@ -373,7 +374,7 @@ gateway_handle(edge_request *req, const edge_config *config, void *opaque)
 	    sizeof(request.clerk_user_id)))
 		return;
 
-	/* Parsing costs no round trip, but its errors are responded to after
+	/* Parsing costs no round trip, but its errors are reported only after
 	 * the membership check, which the lookup decides with the board. */
 	request.session_key_ok = gateway_session_key_decode(segment, segment_len,
 	    request.session_key, sizeof(request.session_key));

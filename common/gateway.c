@@ -26,7 +26,7 @@
 #include <time.h>
 
 #define PROTOCOL_NAME "mc-edge-gateway"
-/* After the outcome is known, the close handshake gets this long at most. */
+/* Maximum time for the close handshake after the outcome is known. */
 #define CLOSE_LINGER_US 250000u
 
 typedef enum phase {
@@ -58,7 +58,7 @@ typedef struct exchange {
 	uint64_t challenge_until_us;
 	uint64_t linger_until_us;
 	bool attempt_over;		/* the connection is gone */
-	bool finished;			/* result holds the outcome of this attempt */
+	bool finished;			/* result contains the outcome of this attempt */
 	bool retry;			/* a retryable refusal: wait, then connect again */
 	char connect_id[EDGE_UUID_SIZE];
 	edge_buf incoming;		/* the message being reassembled */
@@ -178,12 +178,12 @@ sign_device(exchange *ex, const char *token, const char *nonce,
 	if (text == NULL)
 		return false;
 	signed_ok = edge_gateway_device_sign(ex->device, text, signature);
-	OPENSSL_cleanse(text, strlen(text));	/* it holds the token */
+	OPENSSL_cleanse(text, strlen(text));	/* it contains the token */
 	free(text);
 	return signed_ok;
 }
 
-/* Sends the connect request, signed over nonce when one came. */
+/* Sends the connect request, signed over nonce when the gateway sent one. */
 static bool
 send_connect(exchange *ex, const char *nonce)
 {
@@ -216,7 +216,7 @@ send_connect(exchange *ex, const char *nonce)
 	}
 	ex->phase = PHASE_CONNECT;
 	queued = queue_frame(ex, frame, frame_len);
-	OPENSSL_cleanse(frame, frame_len);	/* it holds the token */
+	OPENSSL_cleanse(frame, frame_len);	/* it contains the token */
 	free(frame);
 	return queued;
 }
@@ -546,8 +546,8 @@ start_connection(exchange *ex, const char *address)
 			    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
 	}
 	if (lws_client_connect_via_info(&info) == NULL) {
-		/* lws refuses before any network step too, for example when the
-		 * URL's path does not fit its header buffer. */
+		/* lws can also reject the connection before any network step,
+		 * for example when the URL's path does not fit its header buffer. */
 		finish(ex, EDGE_GATEWAY_UNREACHABLE, "starting the connection failed");
 		return false;
 	}
@@ -605,7 +605,7 @@ run_attempt(exchange *ex, const char *address)
 				break;
 			if (!ex->finished && now >= ex->deadline_us) {
 				finish(ex, EDGE_GATEWAY_TIMEOUT,
-				    "no answer within %u ms, waiting for %s",
+				    "no reply within %u ms, waiting for %s",
 				    ex->settings->timeout_ms,
 				    phase_waiting_for(ex->phase));
 				break;

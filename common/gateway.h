@@ -28,7 +28,7 @@ typedef enum edge_gateway_status {
 	EDGE_GATEWAY_OK = 0,
 	EDGE_GATEWAY_UNREACHABLE,	/* TCP, TLS or WebSocket upgrade failed */
 	EDGE_GATEWAY_TIMEOUT,		/* the budget ran out */
-	EDGE_GATEWAY_REFUSED,		/* the gateway answered ok:false */
+	EDGE_GATEWAY_REFUSED,		/* the gateway replied ok:false */
 	EDGE_GATEWAY_PROTOCOL,		/* bad, oversized or unexpected frames; closed mid-exchange */
 	EDGE_GATEWAY_LOCAL		/* local failure: memory, device key file, malformed URL */
 } edge_gateway_status;
@@ -39,37 +39,39 @@ typedef struct edge_gateway_result {
 	char error_code[48];	/* the gateway's error.code when refused, else "" */
 	char run_status[32];	/* chat.send payload.status ("started", "in_flight"), else "" */
 	int protocol;		/* negotiated protocol from hello-ok, 0 if none */
-	bool retryable;		/* the gateway said retryable (its last refusal) */
+	bool retryable;		/* the gateway's last refusal was marked retryable */
 	unsigned retry_after_ms;
-	/* A refused chat.send whose payload names a run with this exchange's
-	 * idempotency key: the gateway accepted the key before (openclaw
-	 * 2026.9.6 answers a repeat after the run ended with ok:false, code
-	 * UNAVAILABLE and the old run's status in run_status). */
+	/* True when a refused chat.send names a run with this exchange's
+	 * idempotency key, so the gateway accepted the key before. openclaw
+	 * 2026.9.6 replies to a repeat after the run ended with ok:false, code
+	 * UNAVAILABLE and the old run's status in run_status. */
 	bool run_known;
 } edge_gateway_result;
 
-/* Largest incoming message, fragments reassembled: a bigger one is
- * EDGE_GATEWAY_PROTOCOL. Replies of this protocol are a few hundred bytes. */
+/* Maximum size of an incoming message after its fragments are reassembled.
+ * A bigger one is EDGE_GATEWAY_PROTOCOL. Replies of this protocol are a few
+ * hundred bytes. */
 #define EDGE_GATEWAY_MAX_INCOMING (1024u * 1024u)
-/* Largest outgoing request. A longer message is EDGE_GATEWAY_LOCAL. */
+/* Maximum size of an outgoing request. A longer message is EDGE_GATEWAY_LOCAL. */
 #define EDGE_GATEWAY_MAX_OUTGOING (1024u * 1024u)
-/* How long to wait after the upgrade for a connect.challenge event before
- * connecting without a nonce: gateways send it at once, so this is one slow
- * round trip. It is capped at a third of the remaining budget. */
+/* Time to wait after the upgrade for a connect.challenge event before
+ * connecting without a nonce. Gateways send it at once, so this covers one
+ * slow round trip. It is capped at a third of the remaining budget. */
 #define EDGE_GATEWAY_CHALLENGE_WAIT_MS 750u
 /* The wait before a retry when the gateway gives no retryAfterMs. */
 #define EDGE_GATEWAY_DEFAULT_RETRY_MS 500u
 
-/* One exchange within settings->timeout_ms: connect (TCP, TLS, upgrade),
- * optional connect.challenge, the connect request (token only inside it, a signed
- * device unless disable_device_pairing), then chat.send with params sessionKey,
+/* Runs one exchange within settings->timeout_ms: connect (TCP, TLS,
+ * upgrade), an optional connect.challenge, then the connect request. Only the
+ * connect request carries the token, and it carries a signed device unless
+ * disable_device_pairing. Then sends chat.send with params sessionKey,
  * message, deliver=false and idempotencyKey. Retries a retryable UNAVAILABLE
  * within the budget. Logs one line per failure naming the gateway id and host. */
 edge_gateway_status edge_gateway_chat_send(const edge_gateway_settings *settings,
 	const edge_gateway_target *target, const char *session_key,
 	const char *message, const char *idempotency_key, edge_gateway_result *result);
 
-/* Same exchange up to hello-ok only (for `mc-edge-admin gateway-check`). */
+/* Runs the same exchange up to hello-ok only (for `mc-edge-admin gateway-check`). */
 edge_gateway_status edge_gateway_probe(const edge_gateway_settings *settings,
 	const edge_gateway_target *target, edge_gateway_result *result);
 

@@ -17,8 +17,9 @@
 #include "jwt.h"
 #include "log.h"
 
-/* RSA below 2048 bits is breakable in practice (NIST SP 800-131A disallows
- * it); above 8192 bits each verification gets slow enough to matter. */
+/* RSA keys below 2048 bits are too weak, so NIST SP 800-131A disallows them
+ * for signature generation. Above 8192 bits each verification gets slow
+ * enough to matter. */
 #define RSA_BITS_MIN 2048
 #define RSA_BITS_MAX 8192
 
@@ -205,8 +206,8 @@ okp_key(json_object *key, const char **why)
 	return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, sizeof(raw));
 }
 
-/* Returns why key may not verify signatures ("use", "key_ops", private
- * members, malformed kid or alg), or NULL when it may. */
+/* Returns the reason key may not verify signatures ("use", "key_ops",
+ * private members, malformed kid or alg), or NULL when it may. */
 static const char *
 unusable_reason(json_object *key)
 {
@@ -216,7 +217,7 @@ unusable_reason(json_object *key)
 		return "not a JSON object";
 	for (size_t i = 0; i < sizeof(private_members) / sizeof(private_members[0]); i++)
 		if (json_object_object_get_ex(key, private_members[i], NULL))
-			return "it holds private key members; publish only public keys";
+			return "it contains private key members; publish only public keys";
 	if (json_object_object_get_ex(key, "use", &member) &&
 	    (!json_object_is_type(member, json_type_string) ||
 	    strcmp(json_object_get_string(member), "sig") != 0))
@@ -365,7 +366,7 @@ edge_jwk_fits_alg(const edge_jwk *key, const char *alg)
 	return key->alg == NULL || strcmp(key->alg, alg) == 0;
 }
 
-/* What identifies one version of the file: any change means a rewrite. */
+/* Identity of one version of the file. Any change means it was rewritten. */
 typedef struct file_identity {
 	dev_t dev;
 	ino_t ino;
@@ -465,11 +466,11 @@ read_key_file(const char *path, bool allow_empty, file_identity *id,
 		err = EDGE_ERR_CONFIG;
 	} else if (err == EDGE_OK && (*keys)->count == 0 && allow_empty) {
 		edge_log(EDGE_LOG_WARNING, "jwks",
-		    "JWT_JWKS_FILE %s holds no usable public key; every token is "
+		    "JWT_JWKS_FILE %s contains no usable public key; every token is "
 		    "refused until keys are added", path);
 	} else if (err == EDGE_OK && (*keys)->count == 0) {
 		edge_log(EDGE_LOG_ERROR, "jwks",
-		    "JWT_JWKS_FILE %s holds no usable RS256, ES256 or EdDSA public key",
+		    "JWT_JWKS_FILE %s contains no usable RS256, ES256 or EdDSA public key",
 		    path);
 		edge_jwks_free(*keys);
 		*keys = NULL;

@@ -1,4 +1,4 @@
-/* JSON Web Key Sets (RFC 7517) holding the public keys that may sign user
+/* JSON Web Key Sets (RFC 7517) containing the public keys that may sign user
  * JWTs: parsing into OpenSSL keys, and a per-process cache of the JWKS file
  * that re-reads it when it changes. Only signature keys of three kinds are
  * kept: RSA of 2048 to 8192 bits, EC on P-256, and OKP Ed25519. */
@@ -12,8 +12,9 @@
 
 #include "edge_error.h"
 
-/* Largest JWKS file read, and most keys kept from it: far above any real
- * issuer's set, small enough that a request never scans a large list. */
+/* Maximum size of a JWKS file, and maximum number of keys kept from it.
+ * Both are far above any real issuer's set and small enough that a request
+ * never scans a large list. */
 #define EDGE_JWKS_FILE_MAX (1024 * 1024)
 #define EDGE_JWKS_KEYS_MAX 64
 
@@ -38,9 +39,9 @@ typedef struct edge_jwks {
 /* Parses len bytes of JWKS text ({"keys": [...]}, strict JSON) into a new
  * set. A key that cannot be used is skipped with one warning naming its
  * position and kid. Such keys have another kty or curve, "use" other than
- * "sig", "key_ops" without "verify", an "alg" that does not fit their type,
- * private members (d, p, q, dp, dq, qi, oth, k), an RSA modulus outside 2048
- * to 8192 bits, or malformed members.
+ * "sig", "key_ops" without "verify", or an "alg" that does not fit their type.
+ * Keys with private members (d, p, q, dp, dq, qi, oth, k), an RSA modulus
+ * outside 2048 to 8192 bits or malformed members are skipped too.
  * Returns EDGE_OK (the set may be empty), EDGE_ERR_INVALID when the text is
  * not a JWKS object (not logged: the caller names the file), or
  * EDGE_ERR_NOMEM. */
@@ -48,7 +49,7 @@ edge_err edge_jwks_parse(const char *text, size_t len, edge_jwks **jwks);
 
 void edge_jwks_free(edge_jwks *jwks);
 
-/* Returns true when key may verify a JWS whose header says alg: the key type
+/* Returns true when key may verify a JWS whose header names alg: the key type
  * fits the algorithm, and the key's own "alg", when present, equals it. */
 bool edge_jwk_fits_alg(const edge_jwk *key, const char *alg);
 

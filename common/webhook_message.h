@@ -18,12 +18,13 @@ typedef struct edge_webhook_ids {
 	const char *payload_id;
 } edge_webhook_ids;
 
-/* Appends the external-data block: BEGIN line, then "Board: " board_name
- * (omitted when board_name is NULL), "Instruction: " instruction ("(none)"
- * when NULL or empty), "Payload preview:" and the bounded preview of
- * payload, then the END line without a trailing newline. Every part inside
- * is neutralized line by line (see fence.h), so it cannot close the fence or
- * imitate a delimiter. On a memory failure out->err is set. */
+/* Appends the external-data block. It starts with the BEGIN line, then
+ * "Board: " board_name (omitted when board_name is NULL) and "Instruction: "
+ * instruction ("(none)" when NULL or empty). "Payload preview:" and the
+ * bounded preview of payload follow, then the END line without a trailing
+ * newline. Every part inside is neutralized line by line (see fence.h), so
+ * it cannot close the fence or imitate a delimiter. On a memory failure
+ * out->err is set. */
 void edge_webhook_append_fenced(edge_buf *out, const char *board_name,
 	const char *instruction, const edge_payload *payload);
 
@@ -31,11 +32,12 @@ void edge_webhook_append_fenced(edge_buf *out, const char *board_name,
 void edge_webhook_append_inspect_path(edge_buf *out,
 	const edge_webhook_ids *ids);
 
-/* Builds the chat.send message about a payload for the target agent:
- * the webhook and payload ids and the inspect path, a request to triage the
- * payload against the webhook's instruction and to cite the payload id in
- * the tasks it makes, then the fenced block with board name, instruction
- * and preview. payload_json is the stored json column text. Returns
+/* Builds the chat.send message about a payload for the target agent. It
+ * names the webhook and payload ids and the inspect path. It asks the agent
+ * to triage the payload against the webhook's instruction and to cite the
+ * payload id in the tasks it makes. The fenced block with board name,
+ * instruction and preview follows. payload_json is the stored json column
+ * text. Returns
  * EDGE_OK or EDGE_ERR_NOMEM (out is then incomplete). */
 edge_err edge_webhook_build_message(edge_buf *out, const edge_webhook_ids *ids,
 	const char *board_name, const char *instruction, const char *payload_json,

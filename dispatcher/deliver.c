@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Attempts at recording an outcome before the row is left to its lease. */
+/* Attempts to record an outcome before the row is left to its lease. */
 #define RECORD_TRIES 3
 #define RECORD_RETRY_US 500000
 
@@ -24,7 +24,7 @@ dispatch_backoff_ms(const dispatch_settings *settings, unsigned attempts)
 	if (delay > settings->backoff_max_ms)
 		delay = settings->backoff_max_ms;
 
-	/* The share is drawn per row, so rows that failed together spread
+	/* The jitter is drawn per row, so rows that failed together spread
 	 * out. delay is at most DISPATCH_BACKOFF_MAX_MS (a week), so cut + 1
 	 * fits in 32 bits. */
 	cut = delay * settings->jitter_percent / 100;
@@ -32,7 +32,8 @@ dispatch_backoff_ms(const dispatch_settings *settings, unsigned attempts)
 	return delay;
 }
 
-/* Waits before the next try at recording an outcome; false after the last. */
+/* Waits before the next attempt to record an outcome. Returns false after
+ * the last attempt. */
 static bool
 record_again(int *tries)
 {
@@ -110,8 +111,8 @@ dispatch_deliver(edge_db *db, const edge_gateway_settings *gateway,
 	edge_buf_free(&message);
 
 	/* A refusal that names a run with this payload's key means the gateway
-	 * took this notification before, and a crash cut short the recording
-	 * of that send: it is delivered, not failed. */
+	 * accepted this notification before, and a crash interrupted the
+	 * recording of that send. So the row is recorded as sent, not failed. */
 	if (status == EDGE_GATEWAY_OK ||
 	    (status == EDGE_GATEWAY_REFUSED && result.run_known)) {
 		char answer[sizeof(result.run_status) + 16];

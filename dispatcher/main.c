@@ -1,14 +1,14 @@
 /* mc-edge-dispatcher: a long-running process that claims due rows of
  * edge_notification_outbox and sends each as chat.send to the target
  * agent's session through the board's gateway. Several dispatchers, on one
- * host or several, may run against one database: claims use FOR UPDATE SKIP
+ * host or several, may run against one database. Claims use FOR UPDATE SKIP
  * LOCKED, so no row is sent by two of them at once.
  *
  * It waits for work on a unix datagram socket that webhook-ingest pokes after
  * each stored payload, and at most DISPATCH_POLL_MS, or less when a retry
- * falls due sooner. SIGTERM or SIGINT stops it: the send in hand finishes
- * within its budget and is recorded, rows claimed but not yet sent are given
- * back, and the exit status is 0. Settings: DATABASE_URL, GATEWAY_*,
+ * falls due sooner. SIGTERM or SIGINT stops it. The send in progress
+ * finishes within its budget and is recorded, rows claimed but not yet sent
+ * are given back, and the exit status is 0. Settings: DATABASE_URL, GATEWAY_*,
  * DISPATCH_* (see settings.c), LOG_LEVEL and LOG_FORMAT. */
 #include "dispatcher.h"
 #include "log.h"
@@ -27,9 +27,9 @@
 /* Minimum time between two claims started by wake-ups, so a flood of
  * datagrams costs the database at most 100 claims per second. */
 #define WAKE_MIN_INTERVAL_MS 10
-/* Wait after the database failed, before the next claim. */
+/* Delay after a database failure before the next claim. */
 #define STORE_RETRY_MS 1000
-/* Lease left that a send needs beyond the gateway budget, for recording. */
+/* Lease time a send needs beyond the gateway budget to record its outcome. */
 #define LEASE_MARGIN_MS 500
 
 static volatile sig_atomic_t stop_signal;
@@ -41,7 +41,7 @@ request_stop(int signal_number)
 }
 
 /* Returns true once SIGTERM or SIGINT arrived. They stay blocked outside the
- * wait, so a pending one is taken here. */
+ * wait, so this call accepts a pending one with sigtimedwait(). */
 static bool
 stop_requested(void)
 {
@@ -165,8 +165,8 @@ open_wake_socket(const dispatch_settings *settings)
 	}
 	fd = edge_outbox_wake_listen(settings->wake_path);
 	if (fd < 0)
-		edge_log(EDGE_LOG_WARNING, "wake", "cannot listen on %s: %s; "
-		    "polling every %u ms only%s", settings->wake_path,
+		edge_log(EDGE_LOG_WARNING, "wake", "listening on %s failed: %s, "
+		    "so polling every %u ms only%s", settings->wake_path,
 		    strerror(errno), settings->poll_ms, errno == EADDRINUSE ?
 		    " (another dispatcher on this host listens there)" : "");
 	else

@@ -27,8 +27,9 @@ def gateway_outage(ctx):
                  "two failed attempts per row while the gateway is down")
         for payload_id in ids:
             row = outbox(ctx.db, payload_id)
-            expect_equal((row["state"], row["last_outcome"]), ("pending", "unreachable"),
-                         "row while the gateway is down")
+            expect_equal(row["state"], "pending", "row state while the gateway is down")
+            expect_equal(row["last_outcome"], "unreachable",
+                         "row last_outcome while the gateway is down")
             expect(row["last_error"], "last_error is empty while the gateway is down")
         gateway.start()
         wait_for(lambda: all_sent(ctx, 5), 20, "all five rows to be sent after the gateway is back")
@@ -55,8 +56,9 @@ def refusing_gateway(ctx):
     expect_equal(row["attempts"], len(times), "attempts counted against sends received")
     expect_equal(row["last_outcome"], "refused", "last_outcome")
     expect("refused" in row["last_error"], f"last_error {row['last_error']!r} lacks the refusal")
-    # 200, 400, 800, 800 ... ms: each gap at least the one before (50 ms of slack
-    # for polling), except the last, which ends at the end of the span.
+    # Expected gaps: 200, 400, 800, 800 ... ms. Each gap is at least the one
+    # before, with 50 ms of slack for polling, except the last, which the end of
+    # the span cuts short.
     growing = gaps[:-1]
     expect(growing[1] > growing[0] + 0.1, f"backoff did not grow: gaps {gaps}")
     expect(all(b >= a - 0.05 for a, b in zip(growing, growing[1:])), f"backoff shrank: gaps {gaps}")
@@ -89,10 +91,10 @@ def killed_mid_send(ctx):
 
 @MODULE.plain("crash: a resend after the gateway's run ended counts as delivered")
 def resend_after_run_ended(ctx):
-    # The gateway took the send, but the dispatcher died before recording it:
-    # the row is still 'sending' with its lease. The real gateway answers a
-    # repeated key whose run has ended with ok:false, code UNAVAILABLE and the
-    # run's id, which must not be retried for 24 hours.
+    # The gateway took the send, but the dispatcher died before recording it,
+    # so the row is still 'sending' with its lease. The real gateway replies to
+    # a repeated key whose run has ended with ok:false, code UNAVAILABLE and
+    # the run's id, which must not be retried for 24 hours.
     gateway = start_gateway(ctx, extra_args=("--run-seconds", "0.2"))
     board = Board(ctx, gateway)
     settings = {"GATEWAY_TIMEOUT_MS": "2000", "DISPATCH_LEASE_MS": "3000"}
@@ -102,9 +104,12 @@ def resend_after_run_ended(ctx):
     ctx.db.query("UPDATE edge_notification_outbox SET state = 'sending', gateway_answer = NULL, "
                  "lease_until = (now() AT TIME ZONE 'utc') + interval '1 second' "
                  "WHERE payload_id = %s", (payload_id,))
+    def recorded_row():
+        row = outbox(ctx.db, payload_id)
+        return row if row["gateway_answer"] else None
+
     with Dispatcher(ctx, settings, label="second dispatcher"):
-        row = wait_for(lambda: (lambda r: r["gateway_answer"] and r)(outbox(ctx.db, payload_id)),
-                       20, "the resend to be recorded")
+        row = wait_for(recorded_row, 20, "the resend to be recorded")
     expect_equal(row["state"], "sent", "row state after the resend")
     expect_equal(row["gateway_answer"], "earlier run error", "recorded answer")
     answers = [r["answer"] for r in sends_by_key(gateway)[payload_id]]
@@ -143,12 +148,15 @@ def sigterm_mid_send(ctx):
     expect(elapsed < 6, f"stopping took {elapsed:.1f} s with a 2 s gateway budget")
     rows = {p: outbox(ctx.db, p) for p in ids}
     in_hand = gateway.sends()[0]["idempotencyKey"]
-    expect_equal((rows[in_hand]["state"], rows[in_hand]["attempts"], rows[in_hand]["last_outcome"]),
-                 ("pending", 1, "timeout"), "the row in hand")
+    expect_equal(rows[in_hand]["state"], "pending", "state of the row in hand")
+    expect_equal(rows[in_hand]["attempts"], 1, "attempts of the row in hand")
+    expect_equal(rows[in_hand]["last_outcome"], "timeout", "last_outcome of the row in hand")
     for payload_id, row in rows.items():
         if payload_id != in_hand:
-            expect_equal((row["state"], row["attempts"], row["last_outcome"]),
-                         ("pending", 0, "released"), "a claimed row not yet sent")
+            expect_equal(row["state"], "pending", "state of a claimed row not yet sent")
+            expect_equal(row["attempts"], 0, "attempts of a claimed row not yet sent")
+            expect_equal(row["last_outcome"], "released",
+                         "last_outcome of a claimed row not yet sent")
     expect_equal(len(gateway.sends()), 1, "chat.send records")
 
 
@@ -172,8 +180,8 @@ def throttle(ctx):
     by_key = sends_by_key(gateway)
     expect_equal(sorted(by_key), sorted(ids), "keys received")
     expect(all(len(records) == 1 for records in by_key.values()), "a key was sent twice")
-    # The throttle counts attempt starts (last_attempt_at, the database's clock):
-    # a sixth attempt starts only 2 s after the first of the five before it.
+    # The throttle counts attempt starts (last_attempt_at, the database's clock),
+    # so a sixth attempt starts at least 2 s after the first of the five before it.
     starts = [row[0] for row in ctx.db.query(
         "SELECT last_attempt_at FROM edge_notification_outbox ORDER BY last_attempt_at")]
     crowded = [i for i in range(len(starts) - 5)

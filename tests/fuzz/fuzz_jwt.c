@@ -3,7 +3,7 @@
  * key, kids rsa-1, ec-1 and ed-1) at a fixed time, and as a JWKS text. The
  * seed corpus contains tokens signed by the matching private keys, made with
  * tests/fixtures/jwt/make_jwt.py, so the fuzzer starts past the signature
- * check; those private keys were not kept, and new seeds need a new key set
+ * check. Those private keys were not kept, so new seeds need a new key set
  * here too. Checks: no crash or leak, a valid result always carries a sub
  * of 1 to 255 bytes, and an accepted token has exactly two dots. */
 #include <stdint.h>
@@ -35,7 +35,7 @@ static const char fixed_jwks[] =
 
 static edge_jwks *keys;
 
-/* Parses the fixed key set once; the fuzzer cannot run without it. */
+/* Parses the fixed key set once. The fuzzer cannot run without it. */
 static const edge_jwks *
 fixed_keys(void)
 {
@@ -64,13 +64,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < size; i++)
 			dots += text[i] == '.';
 		FUZZ_ASSERT(dots == 2);
-		FUZZ_ASSERT(sub[0] != '\0' && strlen(sub) <= EDGE_JWT_SUB_MAX);
+		FUZZ_ASSERT(sub[0] != '\0');
+		FUZZ_ASSERT(strlen(sub) <= EDGE_JWT_SUB_MAX);
 	}
 	FUZZ_ASSERT(strcmp(edge_jwt_result_str(result), "unknown result") != 0);
 
-	/* The same bytes as a key set: whatever parses must hold usable keys only. */
+	/* The same bytes as a key set: whatever parses must contain usable keys only. */
 	if (edge_jwks_parse(text, size, &parsed) == EDGE_OK) {
-		FUZZ_ASSERT(parsed != NULL && parsed->count <= EDGE_JWKS_KEYS_MAX);
+		FUZZ_ASSERT(parsed != NULL);
+		FUZZ_ASSERT(parsed->count <= EDGE_JWKS_KEYS_MAX);
 		for (size_t i = 0; i < parsed->count; i++)
 			FUZZ_ASSERT(parsed->keys[i].pkey != NULL);
 		edge_jwks_free(parsed);

@@ -2,11 +2,13 @@
 
 Field lists, error codes, messages and close codes follow what the real
 gateway (npm openclaw 2026.9.6) returned when run on loopback. The connect
-params schema is closed: an unknown key at any level is rejected. A device
-identity is an Ed25519 key: its id is the hex SHA-256 of the raw 32-byte
-public key, key and signature travel as URL-safe base64 without padding, and
-the signature covers fields joined by "|" (v2 with the challenge nonce, v1
-without one, which only the no-challenge mode of this test gateway accepts).
+params schema is closed, so an unknown key at any level is rejected.
+
+A device identity is an Ed25519 key. Its id is the hex SHA-256 of the raw
+32-byte public key, and key and signature travel as URL-safe base64 without
+padding. The signature covers fields joined by "|". Version v2 ends with the
+challenge nonce. Version v1 has no nonce, and only the no-challenge mode of
+this test gateway accepts it.
 """
 
 import base64
@@ -21,7 +23,8 @@ PROTOCOL_VERSION = 4
 SIGNATURE_MAX_SKEW_MS = 10 * 60 * 1000
 
 # Error codes of the gateway protocol (error.code in a failed reply). Most
-# refusals are INVALID_REQUEST, with the precise cause in error.details.code.
+# rejected connects get INVALID_REQUEST, with the precise cause in
+# error.details.code.
 INVALID_REQUEST = "INVALID_REQUEST"
 NOT_PAIRED = "NOT_PAIRED"
 UNAVAILABLE = "UNAVAILABLE"
@@ -131,9 +134,10 @@ def refusal(code, message, detail_code, **extra):
 def check_connect_params(params, challenge_sent):
 	"""Check the closed schema of connect params and the protocol range.
 
-	Raises ConnectRefusal: INVALID_REQUEST, close 1008, for a schema error;
-	INVALID_REQUEST with details.code PROTOCOL_MISMATCH, close 1002, when the
-	range excludes protocol 4. device.nonce is required when a challenge was sent."""
+	Raises ConnectRefusal with INVALID_REQUEST and close code 1008 for a schema
+	error. Raises it with INVALID_REQUEST, details.code PROTOCOL_MISMATCH and
+	close code 1002 when the range excludes protocol 4. device.nonce is required
+	when a challenge was sent."""
 	if not isinstance(params, dict):
 		raise invalid_params("", "must be object")
 	check_object(params, CONNECT_FIELDS, CONNECT_REQUIRED, "")
@@ -162,7 +166,7 @@ def check_connect_params(params, challenge_sent):
 
 
 def check_control_ui(params, origin):
-	"""The control UI must come from a browser page (an Origin header) with a device."""
+	"""Reject a control UI connect that lacks an Origin header (sent by browsers) or a device."""
 	if params["client"]["id"] != CONTROL_UI_CLIENT:
 		return
 	if not origin:
@@ -173,9 +177,10 @@ def check_control_ui(params, origin):
 
 
 def check_token(params, required_token):
-	"""Compare auth.token with the gateway's token in constant time; no token configured accepts all.
+	"""Compare auth.token with the gateway's token in constant time.
 
-	A connect with neither token nor device gets NOT_PAIRED, as from the real gateway."""
+	When no token is configured, every connect passes. A connect with neither
+	token nor device gets NOT_PAIRED, as from the real gateway."""
 	if required_token is None:
 		return
 	supplied = params.get("auth", {}).get("token")
@@ -190,7 +195,7 @@ def check_token(params, required_token):
 
 
 def b64url_decode(text):
-	"""Decode URL-safe base64 without padding; raise ValueError on any other form."""
+	"""Decode URL-safe base64 without padding, and raise ValueError on any other form."""
 	if "=" in text or any(c in text for c in "+/"):
 		raise ValueError("not unpadded URL-safe base64")
 	try:
@@ -215,10 +220,11 @@ def device_refusal(detail_code, message):
 
 
 def check_device(params, challenge_nonce, now_ms):
-	"""Verify the signed device identity of a connect; return (device id, signature version).
+	"""Verify the signed device identity of a connect.
 
-	With a challenge the device must echo its nonce and sign v2; v1 is accepted
-	only when no challenge was sent. Returns (None, None) without a device."""
+	Returns (device id, signature version), or (None, None) without a device.
+	With a challenge the device must echo its nonce and sign v2. v1 is accepted
+	only when no challenge was sent."""
 	device = params.get("device")
 	if device is None:
 		return None, None
@@ -227,6 +233,8 @@ def check_device(params, challenge_nonce, now_ms):
 		raw_key = b64url_decode(device["publicKey"])
 		signature = b64url_decode(device["signature"])
 	except ValueError:
+		# NOTE: a badly encoded signature is also reported as an invalid public
+		# key. Whether the real gateway does the same is not checked.
 		raise device_refusal("DEVICE_AUTH_PUBLIC_KEY_INVALID", "device public key invalid")
 	if len(raw_key) != 32:
 		raise device_refusal("DEVICE_AUTH_PUBLIC_KEY_INVALID", "device public key invalid")

@@ -2,14 +2,15 @@
 
 It speaks just enough of RFC 6455 (client side, text frames, ping and close)
 and of the gateway protocol (challenge, connect, one request) to query the
-real gateway without mc-edge in between. It tells whether the gateway is
-ready and prints what it returns for a given connect or chat.send. The token
+real gateway without mc-edge in between. It reports whether the gateway is
+ready and prints its reply to a given connect or chat.send. The token
 is read from a file and is never printed: every "token" field and every
 occurrence of the token in a reply is masked.
 
     gateway_probe.py --port N --token-file F wait-ready [--timeout S]
     gateway_probe.py --port N --token-file F [--device] [--client-id ID]
-        [--client-mode M] [--extra-connect JSON] send SESSION_KEY MESSAGE [KEY]
+        [--client-mode M] [--extra-connect JSON] [--extra-send JSON]
+        send SESSION_KEY MESSAGE [KEY]
     gateway_probe.py --port N --token-file F [--device] hello
 
 Standard library plus python3-cryptography (Ed25519) only.
@@ -36,12 +37,12 @@ OPCODE_CLOSE = 0x8
 OPCODE_PING = 0x9
 OPCODE_PONG = 0xA
 
-# Scopes that upstream Mission Control's backend client asks for.
+# Scopes that upstream Mission Control's backend client requests.
 BACKEND_SCOPES = ["operator.read", "operator.admin", "operator.approvals", "operator.pairing"]
 
 
 class ProbeError(Exception):
-    """The exchange with the gateway failed at the step the message names."""
+    """Raised when the exchange with the gateway fails. The message names the failed step."""
 
 
 class WebSocketClient:
@@ -132,7 +133,7 @@ def base64url(data):
 
 
 def signed_device(private_key, client_id, client_mode, role, scopes, token, nonce, signed_at):
-    """Build the connect params' device object: v2 text when a nonce came, else v1."""
+    """Build the connect params' device object, signed as v2 with a nonce, else as v1."""
     public_raw = private_key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     device_id = hashlib.sha256(public_raw).hexdigest()
@@ -150,7 +151,7 @@ def signed_device(private_key, client_id, client_mode, role, scopes, token, nonc
 
 
 def mask_secrets(value, token):
-    """Copy a reply for printing with every token field and the token itself masked."""
+    """Return a copy of value with every token field and every occurrence of token masked."""
     if isinstance(value, dict):
         return {key: ("<masked>" if "token" in key.lower() and isinstance(item, str)
             else mask_secrets(item, token)) for key, item in value.items()}
@@ -188,9 +189,9 @@ class ConnectOptions:
 
 
 def connect(options):
-    """Open a connection and run the handshake; return (client, challenge, reply).
+    """Open a connection, run the handshake and return (client, challenge, reply).
 
-    The caller closes the client, also when the reply is a refusal."""
+    The caller must close the client, also when the connect was rejected."""
     client = WebSocketClient("127.0.0.1", options.port, options.io_timeout)
     challenge = client.receive_json()
     nonce = None
@@ -220,7 +221,7 @@ def connect(options):
 
 
 def chat_send(options, session_key, message, idempotency_key, extra_params=None):
-    """Connect and send one chat.send; return (connect reply, chat.send reply or None)."""
+    """Connect and send one chat.send. Return (connect reply, chat.send reply or None)."""
     client, _, reply = connect(options)
     try:
         if not reply.get("ok"):
@@ -286,7 +287,8 @@ def command_wait_ready(args, token):
 def command_hello(args, token):
     client, challenge, reply = connect(options_from(args, token))
     if not reply.get("ok"):
-        # A refused connect is followed by a close frame; read it for its code.
+        # The gateway closes the connection after a rejected connect, so read
+        # the close frame for its code.
         try:
             client.receive_json()
         except (OSError, ProbeError, ValueError):
@@ -298,17 +300,18 @@ def command_hello(args, token):
 
 
 def command_send(args, token):
-    hello, answer = chat_send(options_from(args, token), args.session_key, args.message,
+    hello, send_reply = chat_send(options_from(args, token), args.session_key, args.message,
         args.idempotency_key or str(uuid.uuid4()), json.loads(args.extra_send or "{}"))
-    printed = {"reply": answer} if answer is not None else {"connect": hello}
+    printed = {"reply": send_reply} if send_reply is not None else {"connect": hello}
     print(json.dumps(mask_secrets(printed, token), indent=1))
-    return 0 if answer is not None and answer.get("ok") else 1
+    return 0 if send_reply is not None and send_reply.get("ok") else 1
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True, help="gateway port on 127.0.0.1")
-    parser.add_argument("--token-file", help="file holding the gateway token (no token: none sent)")
+    parser.add_argument("--token-file",
+        help="file containing the gateway token (without it, no token is sent)")
     parser.add_argument("--device", action="store_true", help="sign a fresh Ed25519 device identity")
     parser.add_argument("--client-id", default="gateway-client")
     parser.add_argument("--client-mode", default="backend")
@@ -316,10 +319,12 @@ def main():
     parser.add_argument("--max-protocol", type=int, default=4)
     parser.add_argument("--extra-connect", help="JSON object merged into the connect params")
     parser.add_argument("--extra-send", help="JSON object merged into the chat.send params")
-    parser.add_argument("--io-timeout", type=float, default=10.0, help="seconds per socket read")
+    parser.add_argument("--io-timeout", type=float, default=10.0,
+        help="timeout of each socket read, in seconds")
     commands = parser.add_subparsers(dest="command", required=True)
     wait_ready = commands.add_parser("wait-ready", help="retry connect until hello-ok")
-    wait_ready.add_argument("--timeout", type=float, default=60.0, help="seconds")
+    wait_ready.add_argument("--timeout", type=float, default=60.0,
+        help="seconds to keep retrying (default 60)")
     commands.add_parser("hello", help="connect once and print the challenge and reply")
     send = commands.add_parser("send", help="connect and send one chat.send")
     send.add_argument("session_key")

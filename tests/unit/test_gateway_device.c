@@ -1,7 +1,8 @@
-/* Tests for the gateway device identity: the key file created on first use
- * (mode 0600, one key when processes race), the files that are rejected,
- * the device id against an independent SHA-256, base64url test vectors,
- * and signatures checked with OpenSSL's verify over the expected text. */
+/* Tests for the gateway device identity. They cover the key file created on
+ * first use (mode 0600, one key when processes race) and the files that are
+ * rejected. They check the device id against an independent SHA-256,
+ * base64url against test vectors, and signatures with OpenSSL's verify over
+ * the expected text. */
 #include <fcntl.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -97,7 +98,8 @@ test_create_on_first_use(void)
 	if (device == NULL)
 		return;
 
-	/* Device id = hex SHA-256 of the raw public key, computed apart. */
+	/* The device id is the hex SHA-256 of the raw public key, computed here
+	 * independently of the code under test. */
 	CHECK(read_raw_public_key(path, raw), "device key file readable by OpenSSL");
 	SHA256(raw, sizeof(raw), digest);
 	edge_hex_encode(digest, sizeof(digest), hex);
@@ -146,9 +148,10 @@ verify(const char *path, const char *text, const char *signature)
 static void
 test_signature(void)
 {
-	char path[128], expected[512], signature[EDGE_GATEWAY_SIGNATURE_SIZE];
+	char path[128], expected[512], signature[EDGE_GATEWAY_SIGNATURE_SIZE] = "";
 	edge_gateway_device *device = NULL;
 	const char *id;
+	bool signed_ok;
 	char *text;
 
 	path_in_dir(path, sizeof(path), "sign.pem");
@@ -165,8 +168,9 @@ test_signature(void)
 	    EDGE_GATEWAY_CLIENT_MODE, EDGE_GATEWAY_ROLE,
 	    EDGE_GATEWAY_SCOPES_JOINED, 1796000000123LL, "tok-en", "nonce-9");
 	CHECK_STR_EQ(text, expected, "signed text v2 with nonce");
-	CHECK(text != NULL && edge_gateway_device_sign(device, text, signature),
-	    "device signs v2 text");
+	signed_ok = text != NULL &&
+	    edge_gateway_device_sign(device, text, signature);
+	CHECK(signed_ok, "device signs v2 text");
 	CHECK_INT_EQ(strlen(signature), 86, "signature base64url without padding");
 	CHECK(verify(path, expected, signature), "signature verifies with OpenSSL");
 	expected[strlen(expected) - 1] = '8';
@@ -181,8 +185,11 @@ test_signature(void)
 	    EDGE_GATEWAY_CLIENT_MODE, EDGE_GATEWAY_ROLE,
 	    EDGE_GATEWAY_SCOPES_JOINED, 42, NULL, NULL);
 	CHECK_STR_EQ(text, expected, "signed text v1 without token or nonce");
-	CHECK(text != NULL && edge_gateway_device_sign(device, text, signature) &&
-	    verify(path, expected, signature), "v1 signature verifies");
+	signature[0] = '\0';
+	signed_ok = text != NULL &&
+	    edge_gateway_device_sign(device, text, signature);
+	CHECK(signed_ok, "device signs v1 text");
+	CHECK(verify(path, expected, signature), "v1 signature verifies");
 	free(text);
 	edge_gateway_device_free(device);
 }
@@ -325,7 +332,7 @@ remove_dir(void)
 
 	snprintf(command, sizeof(command), "rm -rf '%s'", dir);
 	if (system(command) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+		fprintf(stderr, "removing %s failed\n", dir);
 }
 
 int

@@ -1,7 +1,7 @@
-/* Tests for user authentication: the Authorization header forms of local
- * mode and its token comparison, jwt mode end to end through a JWKS file
- * with tokens signed here, the log lines of each rejection (never the
- * token), and initialisation failures. */
+/* Tests for user authentication. They cover the Authorization header forms
+ * of local mode and its token comparison, and jwt mode end to end through a
+ * JWKS file with tokens signed here. They also check the log line of each
+ * rejection (never the token) and initialisation failures. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,7 @@
 
 static stderr_capture capture;
 
-/* Runs edge_user_auth_check with the log captured; id receives the user id. */
+/* Runs edge_user_auth_check with the log captured. id receives the user id. */
 static edge_err
 check_header(edge_user_auth *auth, const char *header, char *id, size_t id_size)
 {
@@ -81,8 +81,11 @@ test_local_mode(void)
 		    "local auth rejects header", "accepted \"%s\"", rejected[i]);
 		CHECK_STR_EQ(id, "unset", "local auth rejection leaves id");
 		CHECK_INT_EQ(capture_line_count(&capture), 1, "local auth rejection one log line");
-		CHECKF(strstr(capture.text, "tok3n") == NULL && strstr(capture.text, "Tok3n") == NULL,
+		CHECKF(strstr(capture.text, "tok3n") == NULL,
 		    "local auth log hides token", "log: %s", capture.text);
+		CHECKF(strstr(capture.text, "Tok3n") == NULL,
+		    "local auth log hides capitalized token", "log: %s",
+		    capture.text);
 	}
 
 	CHECK_INT_EQ(check_header(auth, NULL, id, sizeof(id)), EDGE_ERR_INVALID,
@@ -203,9 +206,10 @@ test_jwt_mode(void)
 		CHECKF(strstr(capture.text, cases[i].reason) != NULL, cases[i].name,
 		    "log lacks \"%s\": %s", cases[i].reason, capture.text);
 		CHECK_INT_EQ(capture_line_count(&capture), 1, "jwt auth rejection one log line");
-		CHECKF(strstr(capture.text, signature) == NULL &&
-		    strstr(capture.text, "eyJ") == NULL, "jwt auth log hides token",
-		    "log: %s", capture.text);
+		CHECKF(strstr(capture.text, signature) == NULL,
+		    "jwt auth log hides signature", "log: %s", capture.text);
+		CHECKF(strstr(capture.text, "eyJ") == NULL,
+		    "jwt auth log hides token", "log: %s", capture.text);
 	}
 
 	/* A local-mode token means nothing in jwt mode. */
@@ -225,7 +229,7 @@ test_jwt_mode(void)
 
 	edge_user_auth_free(auth);
 
-	/* A file with only private keys holds nothing usable. */
+	/* A file with only private keys contains no usable key. */
 	write_file(path, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
 	    "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\","
 	    "\"d\":\"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\"}]}");
