@@ -424,8 +424,8 @@ CREATE TABLE IF NOT EXISTS edge_webhook_raw_body (
 -- written in the transaction that stores the payload. A dispatcher claims due
 -- rows (state 'pending', next_attempt_at passed) with FOR UPDATE SKIP LOCKED.
 -- board_id and webhook_id are copies from the payload, without foreign keys,
--- so the dispatcher needs no join. updated_at is set by the writer; no
--- trigger maintains it.
+-- so the dispatcher needs no join. Each writer sets updated_at itself,
+-- because no trigger maintains it.
 CREATE TABLE IF NOT EXISTS edge_notification_outbox (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     payload_id uuid NOT NULL UNIQUE
@@ -444,27 +444,30 @@ CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_pending_next_attempt_at
     ON edge_notification_outbox (next_attempt_at)
     WHERE state = 'pending';
 
--- Delivery columns, added after the first release of this table; a database
--- made by that release gets them here. A dispatcher claims a row by setting
--- state 'sending', a fresh claim_id and lease_until, commits, sends outside
--- any transaction, and records the outcome only while claim_id still matches.
--- A 'sending' row whose lease has passed belongs to a dispatcher that died
--- mid-send: it is claimed again and sent with the same idempotency key (the
--- payload id).
+-- Delivery columns. They were added after the first release of this table,
+-- so a database made by that release gets them here. A dispatcher claims a
+-- row by setting state 'sending', a fresh claim_id and lease_until, commits,
+-- sends outside any transaction, and records the outcome only while claim_id
+-- still matches. A 'sending' row whose lease has passed belongs to a
+-- dispatcher that died mid-send, so it is claimed again and sent with the
+-- same idempotency key (the payload id).
 --   claimed_by       host and process id of the dispatcher of the latest claim
 --   claim_id         token of the latest claim. Only the latest claim may
 --                    record an outcome
 --   lease_until      until then no other dispatcher takes a 'sending' row
---   last_attempt_at  start of the latest send attempt; also the per-session
---                    throttle's clock
+--   last_attempt_at  start of the latest send attempt, which the per-session
+--                    throttle counts
 --   last_outcome     outcome of the latest attempt or decision: sent,
 --                    unreachable, timeout, refused, protocol, local,
 --                    throttled, released, closed, dead
 --   sent_at          when the gateway accepted the message
---   gateway_answer   status of the chat.send answer (started, in_flight)
+--   gateway_answer   run status in the gateway's reply to chat.send (started,
+--                    in_flight), or "earlier run <status>" when the gateway
+--                    rejected a resend and named the key's earlier run
 --   session_key, agent_id, gateway_id
 --                    the target resolved at the latest claim (no foreign
---                    keys: the row outlives a deleted agent or gateway)
+--                    keys, because the row outlives a deleted agent or
+--                    gateway)
 --   retried_at       when an operator last put the row back to pending
 --                    (mc-edge-admin notifications retry); the retry span
 --                    runs from here instead of created_at
@@ -502,12 +505,12 @@ CREATE INDEX IF NOT EXISTS ix_edge_notification_outbox_dead_updated_at
 -- several), and the board's gateway. Every row comes back once, with action:
 --   send       claimed: state 'sending', lease p_lease_ms, attempts + 1, and
 --              everything the message and the gateway exchange need
---   closed     no target (reason says which part is missing): state 'closed'
+--   closed     no target (reason names the missing part): state 'closed'
 --   dead       a lease expired after the row's retry span (p_span_ms from
 --              retried_at, else created_at) had passed: state 'dead'
---   throttled  its session already got p_throttle_count attempts within
---              p_throttle_window_ms: due again when the oldest of them leaves
---              the window, attempts unchanged
+--   throttled  its session already had p_throttle_count attempts within
+--              p_throttle_window_ms, so the row is due again when the oldest
+--              of them leaves the window, attempts unchanged
 -- p_throttle_count 0 turns the throttle off. A transaction-level advisory
 -- lock per session, taken in a fixed order, makes concurrent claims for one
 -- session count each other's attempts without deadlocking.
@@ -556,7 +559,7 @@ BEGIN
                g.id AS gateway_found_id, g.url, g.token,
                g.disable_device_pairing, g.allow_insecure_tls,
                w.description, t.id AS target_agent_id, t.openclaw_session_id,
-               p.payload::text AS payload_text
+               p.id IS NOT NULL AS payload_found
         FROM edge_notification_outbox AS o
         LEFT JOIN boards AS b ON b.id = o.board_id
         LEFT JOIN gateways AS g ON g.id = b.gateway_id
@@ -569,8 +572,9 @@ BEGIN
             ORDER BY coalesce(a.id = w.agent_id, false) DESC, a.created_at, a.id
             LIMIT 1) AS t ON true
         WHERE o.id = ANY (ids)
-        -- Every claim takes the session locks in session_key order, so two
-        -- claims never wait for each other's locks in a cycle.
+        -- Every claim takes the session advisory locks in session_key order,
+        -- so two claims cannot wait for each other's locks in a cycle. Row
+        -- locks cannot form one either, because SKIP LOCKED never waits.
         ORDER BY t.openclaw_session_id NULLS FIRST, o.next_attempt_at
     LOOP
         outbox_id := r.id;
@@ -597,7 +601,7 @@ BEGIN
             WHEN r.gateway_found_id IS NULL THEN 'gateway of the board no longer exists'
             WHEN r.target_agent_id IS NULL THEN 'board has no lead agent'
             WHEN session_key IS NULL THEN 'target agent has no session'
-            WHEN r.payload_text IS NULL THEN 'payload no longer exists'
+            WHEN NOT r.payload_found THEN 'payload no longer exists'
         END;
         IF reason IS NOT NULL THEN
             action := 'closed';
@@ -660,7 +664,10 @@ BEGIN
         allow_insecure_tls := r.allow_insecure_tls;
         board_name := r.board_name;
         instruction := r.description;
-        payload := r.payload_text;
+        -- Only a row that is sent needs its payload, which may be 1 MiB of
+        -- text, so closed and throttled rows never read it.
+        SELECT bp.payload::text INTO payload
+        FROM board_webhook_payloads AS bp WHERE bp.id = r.payload_id;
         UPDATE edge_notification_outbox AS o SET
             state = 'sending', claim_id = edge_outbox_claim.claim_id,
             claimed_by = p_claimed_by, lease_until = now_utc + lease,
